@@ -1,0 +1,50 @@
+"""All models, imported here so that metadata and Alembic see every table."""
+
+from trialdb.db import Base
+from trialdb.models.clinical import (
+    CarTInfusion,
+    ClinicalCourse,
+    CorticosteroidCourse,
+    ImmuneMeasurement,
+    Serology,
+)
+from trialdb.models.governance import AuditEvent
+from trialdb.models.outcomes import FollowUp, ProtocolDeviation
+from trialdb.models.participants import ConsentRecord, EligibilityAssessment, Participant
+from trialdb.models.people import Site, SiteMembership, User
+from trialdb.models.virology import (
+    Assay,
+    AntiviralCourse,
+    CmvDiseaseEpisode,
+    DrugSusceptibility,
+    GenotypeGene,
+    GenotypeMutation,
+    ResistanceGenotype,
+    ViralLoadResult,
+)
+
+__all__ = [
+    "AntiviralCourse",
+    "Assay",
+    "AuditEvent",
+    "Base",
+    "CarTInfusion",
+    "ClinicalCourse",
+    "CmvDiseaseEpisode",
+    "ConsentRecord",
+    "CorticosteroidCourse",
+    "DrugSusceptibility",
+    "EligibilityAssessment",
+    "FollowUp",
+    "GenotypeGene",
+    "GenotypeMutation",
+    "ImmuneMeasurement",
+    "Participant",
+    "ProtocolDeviation",
+    "ResistanceGenotype",
+    "Serology",
+    "Site",
+    "SiteMembership",
+    "User",
+    "ViralLoadResult",
+]
