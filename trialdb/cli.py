@@ -1,0 +1,133 @@
+"""The `trialdb` command: thin wrappers that parse arguments and call services."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.engine import Engine
+
+from trialdb import migrate
+from trialdb.config import load_settings
+from trialdb.db import make_engine, make_session_factory, unit_of_work
+from trialdb.errors import UserError
+from trialdb.services import accounts
+from trialdb.services import audit as audit_service
+from trialdb.services.actor import Actor
+from trialdb.vocab import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def configured_engine() -> Engine:
+    return make_engine(load_settings().database_url)
+
+
+def user_errors(command: F) -> F:
+    """Show a person's mistakes as a one-line message and exit 2, not a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as error:
+            click.echo(f"error: {error.message('en')}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def main() -> None:
+    """trialdb: data management for the CMV-after-CAR-T cohort (NCT06058858)."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION."""
+    engine = configured_engine()
+    migrate.upgrade(engine, revision)
+    click.echo(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    migrate.check(configured_engine())
+    click.echo("models and migrations agree")
+
+
+@main.command("create-site")
+@click.option("--code", required=True)
+@click.option("--name", required=True)
+@click.option("--city")
+@user_errors
+def create_site(code: str, name: str, city: str | None) -> None:
+    """Create an investigating site."""
+    factory = make_session_factory(configured_engine())
+    with unit_of_work(factory) as session:
+        site = accounts.create_site(session, Actor.system("command line"), code=code,
+                                    name=name, city=city)
+        click.echo(f"site {site.code} created")
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(Role.values()))
+@click.option("--site", "sites", multiple=True, help="Site code (repeatable)")
+@click.option("--password", required=True, prompt=True, hide_input=True)
+@click.option("--name", help="Printed name (defaults to the e-mail address)")
+@user_errors
+def create_user(email: str, role: str, sites: tuple[str, ...], password: str,
+                name: str | None) -> None:
+    """Create a staff account."""
+    factory = make_session_factory(configured_engine())
+    with unit_of_work(factory) as session:
+        user = accounts.create_user(session, Actor.system("command line"), email=email,
+                                    display_name=name or email, role=Role(role),
+                                    password=password, site_codes=list(sites))
+        click.echo(f"user {user.email} ({user.role}) created")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Exit 0 when the hash chain is intact, 1 naming the first broken row."""
+    factory = make_session_factory(configured_engine(), write=False)
+    with factory() as session:
+        broken = audit_service.verify_chain(session)
+    if broken is not None:
+        click.echo(f"audit trail BROKEN at row {broken.event_id}: {broken.problem}", err=True)
+        sys.exit(1)
+    click.echo("audit trail intact")
+
+
+@main.command("demo")
+@click.option("--participants", "count", default=120, show_default=True, type=int)
+@click.option("--seed", default=2024, show_default=True, type=int)
+@user_errors
+def demo(count: int, seed: int) -> None:
+    """Fill the configured database with a synthetic cohort and demo accounts."""
+    from trialdb.demo import load_demo
+
+    engine = configured_engine()
+    migrate.upgrade(engine)
+    summary = load_demo(engine, participants=count, seed=seed, progress=True)
+    click.echo(summary)
+
+
+if __name__ == "__main__":
+    main()

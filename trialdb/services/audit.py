@@ -1,0 +1,158 @@
+"""Writing and verifying the hash-chained audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from trialdb.db import utcnow
+from trialdb.models import AuditEvent
+from trialdb.services.actor import Actor
+
+GENESIS_HASH = "0" * 64
+_CHAIN_LOCK_KEY = 7_406_318  # arbitrary constant naming the audit chain's advisory lock
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it is kept in the trail: JSON types only, dates as ISO text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return _utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _utc_text(moment: datetime) -> str:
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
+
+
+def content_hash(event: AuditEvent) -> str:
+    """SHA-256 over the row's content and the previous row's hash."""
+    content = {
+        "occurred_at": _utc_text(event.occurred_at),
+        "user_id": event.user_id,
+        "user_name": event.user_name,
+        "user_role": event.user_role,
+        "site_code": event.site_code,
+        "action": event.action,
+        "entity": event.entity,
+        "entity_id": event.entity_id,
+        "study_number": event.study_number,
+        "changes": event.changes,
+        "reason": event.reason,
+        "previous_hash": event.previous_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _chain_tip(session: Session) -> str:
+    """The last row's hash, holding the chain's lock until commit.
+
+    PostgreSQL serialises appenders with a transaction-level advisory lock;
+    on SQLite the writer already holds the database's write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
+    last = session.scalar(select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1))
+    return last or GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What happened, before it is chained."""
+
+    action: str
+    entity: str | None = None
+    entity_id: int | None = None
+    study_number: str | None = None
+    site_code: str | None = None
+    changes: dict[str, list[Any]] | None = None
+    reason: str | None = None
+
+
+def record(session: Session, actor: Actor, entry: Entry) -> AuditEvent:
+    return record_many(session, actor, [entry])[-1]
+
+
+def record_many(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[AuditEvent]:
+    """Append entries to the trail in order, in the caller's transaction."""
+    session.flush()  # ids of new objects must exist before they are named
+    previous = _chain_tip(session)
+    now = utcnow()
+    events = []
+    for entry in entries:
+        event = AuditEvent(
+            occurred_at=now,
+            user_id=actor.user_id,
+            user_name=actor.name,
+            user_role=actor.role.value if actor.role else None,
+            site_code=entry.site_code,
+            action=entry.action,
+            entity=entry.entity,
+            entity_id=entry.entity_id,
+            study_number=entry.study_number,
+            changes=jsonable(entry.changes) if entry.changes is not None else None,
+            reason=entry.reason,
+            previous_hash=previous,
+        )
+        event.row_hash = content_hash(event)
+        previous = event.row_hash
+        events.append(event)
+    session.add_all(events)
+    session.flush()
+    return events
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    event_id: int
+    problem: str
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainBreak | None:
+    """The first row whose hash or link is wrong, or None for an intact trail."""
+    previous = GENESIS_HASH
+    for event in _in_order(session, batch):
+        if event.previous_hash != previous:
+            return ChainBreak(event.id, "link to the previous row is broken (row removed or inserted)")
+        if content_hash(event) != event.row_hash:
+            return ChainBreak(event.id, "content does not match its hash (row altered)")
+        previous = event.row_hash
+    return None
+
+
+def _in_order(session: Session, batch: int) -> Iterator[AuditEvent]:
+    last_id = 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last_id = rows[-1].id
+        session.expunge_all()

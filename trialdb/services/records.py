@@ -1,0 +1,133 @@
+"""Saving case-report-form records: one generic path with diff and audit.
+
+Every CRF table shares FormRecordMixin, so create, update and soft delete
+are the same use case whatever the form; the rules specific to one form
+(eligibility decision, consent validity...) live in their own services,
+which call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from trialdb.errors import Conflict, InvalidInput, NotFound
+from trialdb.models import Participant
+from trialdb.models._columns import FormRecordMixin
+from trialdb.services import audit
+from trialdb.services.actor import Actor
+
+R = TypeVar("R", bound=FormRecordMixin)
+
+_NOT_EDITABLE = frozenset(
+    {"id", "participant_id", "row_version", "is_deleted", "deletion_reason", "created_at",
+     "updated_at"}
+)
+
+
+def entity_name(record_cls: type[Any]) -> str:
+    return str(record_cls.__tablename__)
+
+
+def visible_participant(session: Session, actor: Actor, participant_id: int) -> Participant:
+    """The participant, or NotFound when it does not exist for this actor."""
+    participant = session.get(Participant, participant_id)
+    if participant is None or not actor.may_see_site(participant.site_id):
+        raise NotFound("No such participant.", "Participant introuvable.")
+    return participant
+
+
+def load_record(session: Session, actor: Actor, record_cls: type[R], record_id: int) -> R:
+    record = session.get(record_cls, record_id)
+    if record is None or record.is_deleted:
+        raise NotFound("No such record.", "Fiche introuvable.")
+    visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    return record
+
+
+def _check_fields(record_cls: type[Any], values: Mapping[str, Any]) -> None:
+    columns = set(record_cls.__table__.columns.keys())
+    unknown = set(values) - (columns - _NOT_EDITABLE)
+    if unknown:
+        raise InvalidInput(f"Unknown or read-only fields: {', '.join(sorted(unknown))}.",
+                           f"Champs inconnus ou non modifiables : {', '.join(sorted(unknown))}.")
+
+
+def _entry(action: str, participant: Participant, record: Any,
+           changes: dict[str, list[Any]] | None, reason: str | None) -> audit.Entry:
+    return audit.Entry(
+        action=action, entity=entity_name(type(record)), entity_id=record.id,
+        study_number=participant.study_number, site_code=participant.site.code,
+        changes=changes, reason=reason,
+    )
+
+
+def create_record(session: Session, actor: Actor, participant: Participant,
+                  record_cls: type[R], values: Mapping[str, Any], *,
+                  complete: bool = False) -> R:
+    _check_fields(record_cls, values)
+    record = record_cls(**values)
+    record.participant_id = participant.id  # type: ignore[attr-defined]
+    record.is_complete = complete
+    session.add(record)
+    session.flush()
+    changes = {name: [None, value] for name, value in values.items() if value is not None}
+    if complete:
+        changes["is_complete"] = [None, True]
+    audit.record(session, actor, _entry("create", participant, record, changes, None))
+    return record
+
+
+def update_record(session: Session, actor: Actor, record: R, values: Mapping[str, Any], *,
+                  expected_version: int | None = None, reason: str | None = None,
+                  complete: bool | None = None) -> R:
+    """Apply the changed fields; refuse a save based on an older version.
+
+    Once a form is complete, a change needs a reason (audit trail rule).
+    """
+    _check_fields(type(record), values)
+    participant = visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    if expected_version is not None and expected_version != record.row_version:
+        raise Conflict(
+            "Someone else saved this form after you opened it; their values are shown.",
+            "Quelqu'un d'autre a enregistré cette fiche après son ouverture ; "
+            "ses valeurs sont affichées.",
+        )
+    changes = {
+        name: [getattr(record, name), value]
+        for name, value in values.items()
+        if getattr(record, name) != value
+    }
+    if complete is not None and complete != record.is_complete:
+        changes["is_complete"] = [record.is_complete, complete]
+    if not changes:
+        return record
+    reason = (reason or "").strip() or None
+    if record.is_complete and reason is None:
+        raise InvalidInput(
+            "This form is complete: give a reason for the change.",
+            "Cette fiche est complète : indiquez le motif de la modification.",
+            field="reason",
+        )
+    for name, (_old, new) in changes.items():
+        setattr(record, name, new)
+    session.flush()
+    audit.record(session, actor, _entry("update", participant, record, changes, reason))
+    return record
+
+
+def delete_record(session: Session, actor: Actor, record: R, reason: str) -> R:
+    """Soft deletion: the row stays, flagged, with the reason."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Give a reason for deleting this record.",
+                           "Indiquez le motif de la suppression.", field="reason")
+    participant = visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    record.is_deleted = True
+    record.deletion_reason = reason
+    session.flush()
+    audit.record(session, actor, _entry("delete", participant, record,
+                                        {"is_deleted": [False, True]}, reason))
+    return record
