@@ -13,8 +13,8 @@ from trialdb.models.outcomes import FollowUp, ProtocolDeviation
 from trialdb.models.participants import ConsentRecord, EligibilityAssessment, Participant
 from trialdb.models.people import Site, SiteMembership, User
 from trialdb.models.virology import (
-    Assay,
     AntiviralCourse,
+    Assay,
     CmvDiseaseEpisode,
     DrugSusceptibility,
     GenotypeGene,

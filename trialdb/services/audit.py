@@ -146,13 +146,15 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainBreak | None:
 
 
 def _in_order(session: Session, batch: int) -> Iterator[AuditEvent]:
+    """Rows as detached objects, read in pages so memory stays flat."""
+    table = AuditEvent.__table__
     last_id = 0
     while True:
-        rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+        rows = session.execute(
+            select(table).where(table.c.id > last_id).order_by(table.c.id).limit(batch)
         ).all()
         if not rows:
             return
-        yield from rows
+        for row in rows:
+            yield AuditEvent(**row._mapping)
         last_id = rows[-1].id
-        session.expunge_all()

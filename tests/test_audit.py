@@ -1,0 +1,74 @@
+"""The audit trail: every use case writes it, nobody can rewrite it quietly."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from tests import factories
+from trialdb.models import AuditEvent
+from trialdb.services import audit
+
+
+def _trail(db: Session) -> list[AuditEvent]:
+    return list(db.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def test_use_cases_leave_a_chained_trail(db: Session) -> None:
+    site = factories.site(db)
+    person = factories.participant(db, site)
+    events = _trail(db)
+    assert [e.action for e in events[-2:]] == ["create", "create"]
+    assert events[-1].study_number == person.study_number
+    assert events[-1].changes is not None and events[-1].changes["birth_year"] == [None, 1970]
+    assert audit.verify_chain(db) is None
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_event SET reason = 'edited' WHERE id = (SELECT max(id) FROM audit_event)",
+    "DELETE FROM audit_event WHERE id = (SELECT max(id) FROM audit_event)",
+])
+def test_database_refuses_to_change_the_trail(db: Session, statement: str) -> None:
+    factories.site(db)
+    db.commit()  # inside the test's outer transaction; rolled back afterwards
+    with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
+        db.execute(text(statement))
+
+
+def _bypass_triggers(db: Session) -> None:
+    """What someone with the database owner's rights could do behind our back."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        db.execute(text("DROP TRIGGER audit_event_no_update"))
+        db.execute(text("DROP TRIGGER audit_event_no_delete"))
+
+
+def test_altered_row_is_named(db: Session) -> None:
+    site = factories.site(db)
+    factories.participant(db, site)
+    factories.participant(db, site)
+    target = _trail(db)[-2].id
+    _bypass_triggers(db)
+    db.execute(text("UPDATE audit_event SET reason = 'nothing to see' WHERE id = :id"),
+               {"id": target})
+    db.expire_all()
+    broken = audit.verify_chain(db)
+    assert broken is not None and broken.event_id == target
+    assert "altered" in broken.problem
+
+
+def test_removed_row_breaks_the_link(db: Session) -> None:
+    site = factories.site(db)
+    factories.participant(db, site)
+    factories.participant(db, site)
+    events = _trail(db)
+    removed, following = events[-2].id, events[-1].id
+    _bypass_triggers(db)
+    db.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": removed})
+    db.expire_all()
+    broken = audit.verify_chain(db)
+    assert broken is not None and broken.event_id == following
+    assert "link" in broken.problem
