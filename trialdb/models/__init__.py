@@ -8,7 +8,7 @@ from trialdb.models.clinical import (
     ImmuneMeasurement,
     Serology,
 )
-from trialdb.models.governance import AuditEvent
+from trialdb.models.governance import AuditEvent, DataSnapshot
 from trialdb.models.outcomes import FollowUp, ProtocolDeviation
 from trialdb.models.participants import ConsentRecord, EligibilityAssessment, Participant
 from trialdb.models.people import Site, SiteMembership, User
@@ -32,6 +32,7 @@ __all__ = [
     "ClinicalCourse",
     "CmvDiseaseEpisode",
     "ConsentRecord",
+    "DataSnapshot",
     "CorticosteroidCourse",
     "DrugSusceptibility",
     "EligibilityAssessment",

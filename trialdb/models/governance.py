@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trialdb.db import Base
@@ -44,4 +44,31 @@ class AuditEvent(Base):
     previous_hash: Mapped[str] = mapped_column(String(64), comment="row_hash of the previous row")
     row_hash: Mapped[str] = mapped_column(
         String(64), comment="SHA-256 of this row's content and previous_hash"
+    )
+
+
+class DataSnapshot(Base):
+    """The study's data frozen at a moment, for an interim analysis.
+
+    `payload` holds every clinical table as canonical JSON (gzip); reports
+    and exports reopen it as a read-only database and name `content_hash`.
+    """
+
+    __tablename__ = "data_snapshot"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Snapshot number")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), comment="When the data were frozen (UTC)"
+    )
+    created_by: Mapped[str] = mapped_column(String(200), comment="Printed name of who froze them")
+    label: Mapped[str] = mapped_column(String(200), comment="Why, e.g. 'Interim analysis 1'")
+    content_hash: Mapped[str] = mapped_column(
+        String(64), comment="SHA-256 of the canonical content"
+    )
+    participant_count: Mapped[int] = mapped_column(Integer, comment="Participants in the snapshot")
+    schema_revision: Mapped[str] = mapped_column(
+        String(32), comment="Alembic revision the content was taken at"
+    )
+    payload: Mapped[bytes] = mapped_column(
+        LargeBinary, deferred=True, comment="gzip-compressed canonical JSON of the tables"
     )
