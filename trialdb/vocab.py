@@ -226,3 +226,17 @@ class DeviationCategory(StrEnum):
     MISSED_VISIT = "missed_visit"
     SAMPLE_OUT_OF_WINDOW = "sample_out_of_window"
     OTHER = "other"
+
+
+class QueryStatus(StrEnum):
+    OPEN = "open"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class SignatureMeaning(StrEnum):
+    """The fixed meanings an investigator can give a signature (21 CFR 11.50)."""
+
+    REVIEWED_AND_APPROVED = "reviewed_and_approved"
+    AUTHOR = "author"
+    RESPONSIBILITY = "responsibility"

@@ -12,6 +12,7 @@ from trialdb.models.governance import AuditEvent, DataSnapshot
 from trialdb.models.outcomes import FollowUp, ProtocolDeviation
 from trialdb.models.participants import ConsentRecord, EligibilityAssessment, Participant
 from trialdb.models.people import Site, SiteMembership, User
+from trialdb.models.review import DataQuery, QueryMessage, RecordReview, Signature
 from trialdb.models.virology import (
     AntiviralCourse,
     Assay,
@@ -32,8 +33,9 @@ __all__ = [
     "ClinicalCourse",
     "CmvDiseaseEpisode",
     "ConsentRecord",
-    "DataSnapshot",
     "CorticosteroidCourse",
+    "DataQuery",
+    "DataSnapshot",
     "DrugSusceptibility",
     "EligibilityAssessment",
     "FollowUp",
@@ -42,8 +44,11 @@ __all__ = [
     "ImmuneMeasurement",
     "Participant",
     "ProtocolDeviation",
+    "QueryMessage",
+    "RecordReview",
     "ResistanceGenotype",
     "Serology",
+    "Signature",
     "Site",
     "SiteMembership",
     "User",
