@@ -68,6 +68,4 @@ def probability_interval(
             lower = np.exp(-np.exp(log_mlog - shift))
             upper = np.exp(-np.exp(log_mlog + shift))
             return lower, upper
-    raise ValueError(
-        f"conf_type must be one of {', '.join(repr(c) for c in CONF_TYPES)}; got {conf_type!r}"
-    )
+    raise ValueError(f"conf_type must be one of {', '.join(repr(c) for c in CONF_TYPES)}; got {conf_type!r}")

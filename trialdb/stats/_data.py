@@ -69,8 +69,7 @@ def validate_events(events: object, n: int, name: str = "events") -> IntArray:
         return arr.astype(np.int64)
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise ValueError(
-            f"{name} must be integer codes (0 = censored, 1, 2, ... = causes), "
-            f"got dtype {arr.dtype}"
+            f"{name} must be integer codes (0 = censored, 1, 2, ... = causes), got dtype {arr.dtype}"
         )
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
@@ -91,8 +90,7 @@ def validate_cause(event_of_interest: object) -> int:
         raise ValueError(f"event_of_interest must be a positive integer, got {event_of_interest!r}")
     if int(event_of_interest) <= 0:
         raise ValueError(
-            f"event_of_interest must be a positive cause code (0 means censored), "
-            f"got {event_of_interest}"
+            f"event_of_interest must be a positive cause code (0 means censored), got {event_of_interest}"
         )
     return int(event_of_interest)
 
@@ -191,9 +189,7 @@ def tabulate(durations: FloatArray, events: IntArray) -> Table:
     )
 
 
-def validate_groups(
-    groups: object, n: int, name: str = "groups"
-) -> tuple[npt.NDArray[Any], IntArray]:
+def validate_groups(groups: object, n: int, name: str = "groups") -> tuple[npt.NDArray[Any], IntArray]:
     """Return (sorted distinct labels, integer code per subject)."""
     arr = _as_1d(groups, name)
     if arr.size != n:

@@ -161,9 +161,7 @@ def _delta_variance(
     sum_aa = np.cumsum(
         d1 * alpha_ev1 * alpha_ev1 + d2 * alpha_ev2 * alpha_ev2 + n_cens * alpha_cens * alpha_cens
     )
-    sum_ab = np.cumsum(
-        (d1 * alpha_ev1 + d2 * alpha_ev2) * beta_event + n_cens * alpha_cens * beta_cens
-    )
+    sum_ab = np.cumsum((d1 * alpha_ev1 + d2 * alpha_ev2) * beta_event + n_cens * alpha_cens * beta_cens)
     sum_bb = np.cumsum(d * beta_event * beta_event + n_cens * beta_cens * beta_cens)
 
     still = remaining - n_cens  # at risk after t_j
