@@ -1,6 +1,7 @@
 """All models, imported here so that metadata and Alembic see every table."""
 
 from trialdb.db import Base
+from trialdb.models._columns import FormRecordMixin
 from trialdb.models.clinical import (
     CarTInfusion,
     ClinicalCourse,
@@ -9,6 +10,7 @@ from trialdb.models.clinical import (
     Serology,
 )
 from trialdb.models.governance import AuditEvent, DataSnapshot
+from trialdb.models.interchange import ApiToken, ExportBundle, LabColumnMapping, LabImportBatch
 from trialdb.models.outcomes import FollowUp, ProtocolDeviation
 from trialdb.models.participants import ConsentRecord, EligibilityAssessment, Participant
 from trialdb.models.people import Site, SiteMembership, User
@@ -26,6 +28,10 @@ from trialdb.models.virology import (
 
 __all__ = [
     "AntiviralCourse",
+    "ApiToken",
+    "ExportBundle",
+    "LabColumnMapping",
+    "LabImportBatch",
     "Assay",
     "AuditEvent",
     "Base",
@@ -54,3 +60,12 @@ __all__ = [
     "User",
     "ViralLoadResult",
 ]
+
+
+def form_models() -> dict[str, type[FormRecordMixin]]:
+    """Every case-report-form table by name (the tables that share FormRecordMixin)."""
+    return {
+        mapper.class_.__tablename__: mapper.class_
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, FormRecordMixin)
+    }

@@ -29,7 +29,10 @@ from trialdb.services import audit
 from trialdb.services.actor import Actor
 
 # Staff accounts, memberships and earlier snapshots are not study data.
-EXCLUDED_TABLES = frozenset({"app_user", "site_membership", "data_snapshot"})
+EXCLUDED_TABLES = frozenset({"app_user", "site_membership", "data_snapshot",
+                             # interchange bookkeeping: tokens, exports, import batches
+                             "api_token", "export_bundle", "lab_column_mapping",
+                             "lab_import_batch"})
 
 
 def _tables() -> list[Table]:
