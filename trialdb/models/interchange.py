@@ -25,8 +25,8 @@ class LabColumnMapping(TimestampMixin, Base):
     __tablename__ = "lab_column_mapping"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Surrogate key")
-    name: Mapped[str] = mapped_column(
-        String(60), unique=True, comment="Short name chosen for the layout, e.g. 'pitie-virologie'"
+    code: Mapped[str] = mapped_column(
+        String(60), unique=True, comment="Short code chosen for the layout, e.g. 'pitie-virologie'"
     )
     laboratory: Mapped[str] = mapped_column(String(200), comment="Laboratory producing the files")
     columns: Mapped[dict[str, Any]] = mapped_column(
@@ -56,11 +56,11 @@ class LabImportBatch(Base):
         DateTime(timezone=True), default=utcnow, comment="When the file was committed (UTC)"
     )
     imported_by: Mapped[str] = mapped_column(String(200), comment="Printed name of the importer")
-    file_name: Mapped[str] = mapped_column(String(255), comment="Name of the file as uploaded")
+    source_file: Mapped[str] = mapped_column(String(255), comment="Name of the file as uploaded")
     file_sha256: Mapped[str] = mapped_column(
         String(64), index=True, comment="SHA-256 of the file's bytes"
     )
-    mapping_name: Mapped[str | None] = mapped_column(
+    mapping_code: Mapped[str | None] = mapped_column(
         String(60), comment="Column mapping used (empty: the default layout)"
     )
     rows_total: Mapped[int] = mapped_column(Integer, comment="Data rows in the file")
@@ -106,7 +106,7 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(
         ForeignKey("app_user.id", ondelete="CASCADE"), index=True, comment="Owner of the token"
     )
-    name: Mapped[str] = mapped_column(String(100), comment="What the owner uses it for")
+    label: Mapped[str] = mapped_column(String(100), comment="What the owner uses it for")
     token_sha256: Mapped[str] = mapped_column(
         String(64), unique=True, comment="SHA-256 of the token (the token itself is never stored)"
     )
