@@ -35,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = metafunc.config.getoption("--db").split(",")
+        if metafunc.definition.get_closest_marker("postgresql_only"):
+            backends = [b for b in backends if b == "postgresql"]
         metafunc.parametrize("backend", backends, scope="session")
 
 

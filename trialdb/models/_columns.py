@@ -63,6 +63,8 @@ class FormRecordMixin(TimestampMixin):
     are never hard-deleted: `is_deleted` with a reason instead.
     """
 
+    __tablename__: str
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="Surrogate key")
     row_version: Mapped[int] = mapped_column(
         Integer, nullable=False, default=1,

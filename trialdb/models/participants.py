@@ -7,7 +7,6 @@ number has a column. The key to the patient stays at the site.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -69,7 +68,7 @@ class Participant(TimestampMixin, Base):
         back_populates="participant", order_by="ConsentRecord.id"
     )
 
-    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": row_version}
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - SQLAlchemy's declarative API
 
 
 class EligibilityAssessment(FormRecordMixin, Base):

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from trialdb.errors import Conflict, InvalidInput, NotFound
 from trialdb.models import Participant
 from trialdb.models._columns import FormRecordMixin
-from trialdb.services import audit
+from trialdb.services import audit, review
 from trialdb.services.actor import Actor
 
 R = TypeVar("R", bound=FormRecordMixin)
@@ -68,6 +69,7 @@ def create_record(session: Session, actor: Actor, participant: Participant,
                   record_cls: type[R], values: Mapping[str, Any], *,
                   complete: bool = False) -> R:
     _check_fields(record_cls, values)
+    review.guard_write(session, participant, record_cls.__tablename__, None)
     record = record_cls(**values)
     record.participant_id = participant.id  # type: ignore[attr-defined]
     record.is_complete = complete
@@ -104,6 +106,7 @@ def update_record(session: Session, actor: Actor, record: R, values: Mapping[str
         changes["is_complete"] = [record.is_complete, complete]
     if not changes:
         return record
+    review.guard_write(session, participant, type(record).__tablename__, record.id)
     reason = (reason or "").strip() or None
     if record.is_complete and reason is None:
         raise InvalidInput(
@@ -113,8 +116,16 @@ def update_record(session: Session, actor: Actor, record: R, values: Mapping[str
         )
     for name, (_old, new) in changes.items():
         setattr(record, name, new)
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError as error:  # another transaction saved the same version first
+        raise Conflict(
+            "Someone else saved this form at the same time; reload it to see their values.",
+            "Quelqu'un d'autre a enregistré cette fiche au même moment ; rechargez-la pour "
+            "voir ses valeurs.",
+        ) from error
     audit.record(session, actor, _entry("update", participant, record, changes, reason))
+    review.after_write(session, actor, participant, type(record).__tablename__, record.id)
     return record
 
 
@@ -125,9 +136,11 @@ def delete_record(session: Session, actor: Actor, record: R, reason: str) -> R:
         raise InvalidInput("Give a reason for deleting this record.",
                            "Indiquez le motif de la suppression.", field="reason")
     participant = visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    review.guard_write(session, participant, type(record).__tablename__, record.id)
     record.is_deleted = True
     record.deletion_reason = reason
     session.flush()
     audit.record(session, actor, _entry("delete", participant, record,
                                         {"is_deleted": [False, True]}, reason))
+    review.after_write(session, actor, participant, type(record).__tablename__, record.id)
     return record

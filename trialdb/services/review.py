@@ -1,0 +1,302 @@
+"""Review of entered data: queries, source verification, signatures, locks.
+
+`guard_write` and `after_write` are called by every write to a CRF record
+(services.records), so a lock is enforced and a verification or signature
+is voided whichever path changed the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from trialdb.db import utcnow
+from trialdb.errors import Forbidden, InvalidInput, NotFound
+from trialdb.models import (
+    DataQuery,
+    Participant,
+    QueryMessage,
+    RecordReview,
+    Signature,
+    User,
+    form_models,
+)
+from trialdb.models._columns import FormRecordMixin
+from trialdb.services import audit
+from trialdb.services.accounts import password_matches
+from trialdb.services.actor import Actor
+from trialdb.vocab import QueryStatus, Role, SignatureMeaning
+
+CASEBOOK = "participant"  # entity name of a whole participant's casebook
+_VOLATILE = frozenset({"row_version", "created_at", "updated_at"})
+
+RAISERS = frozenset({Role.MONITOR, Role.DATA_MANAGER})
+ANSWERERS = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})
+SIGNERS = frozenset({Role.INVESTIGATOR})
+LOCKERS = frozenset({Role.DATA_MANAGER})
+
+
+def _require(actor: Actor, roles: frozenset[Role], en: str, fr: str) -> None:
+    if actor.role not in roles:
+        raise Forbidden(en, fr)
+
+
+def _entity(record: FormRecordMixin) -> str:
+    return type(record).__tablename__
+
+
+def _participant_of(session: Session, actor: Actor, participant_id: int) -> Participant:
+    participant = session.get(Participant, participant_id)
+    if participant is None or not actor.may_see_site(participant.site_id):
+        raise NotFound("No such participant.", "Participant introuvable.")
+    return participant
+
+
+def _entry(action: str, participant: Participant, entity: str, record_id: int,
+           changes: dict[str, list[Any]] | None = None, reason: str | None = None) -> audit.Entry:
+    return audit.Entry(action=action, entity=entity, entity_id=record_id,
+                       study_number=participant.study_number, site_code=participant.site.code,
+                       changes=changes, reason=reason)
+
+
+def _review(session: Session, participant_id: int, entity: str, record_id: int,
+            create: bool = False) -> RecordReview | None:
+    review = session.scalar(select(RecordReview).where(
+        RecordReview.entity == entity, RecordReview.record_id == record_id))
+    if review is None and create:
+        review = RecordReview(participant_id=participant_id, entity=entity, record_id=record_id)
+        session.add(review)
+    return review
+
+
+# --- the write hooks -------------------------------------------------------
+
+def guard_write(session: Session, participant: Participant, entity: str,
+                record_id: int | None) -> None:
+    """Refuse a write to a frozen participant or a locked record (403)."""
+    targets = [RecordReview.entity == CASEBOOK]
+    if record_id is not None:
+        targets.append((RecordReview.entity == entity) & (RecordReview.record_id == record_id))
+    locked = session.scalar(select(RecordReview.id).where(
+        RecordReview.participant_id == participant.id, RecordReview.locked_at.is_not(None),
+        or_(*targets)).limit(1))
+    if locked is not None:
+        raise Forbidden("These data are locked: ask a data manager to unlock them.",
+                        "Ces données sont verrouillées : demandez leur déverrouillage "
+                        "à un data manager.")
+
+
+def after_write(session: Session, actor: Actor, participant: Participant, entity: str,
+                record_id: int) -> None:
+    """A change voids the record's verification and the signatures over it."""
+    review = _review(session, participant.id, entity, record_id)
+    if review is not None and review.verified_at is not None:
+        review.verified_at, review.verified_by = None, None
+        audit.record(session, actor, _entry("unverify", participant, entity, record_id,
+                                             reason="data changed after verification"))
+    voided = session.execute(
+        update(Signature)
+        .where(Signature.participant_id == participant.id, Signature.invalidated_at.is_(None),
+               or_(Signature.entity == CASEBOOK,
+                   (Signature.entity == entity) & (Signature.record_id == record_id)))
+        .values(invalidated_at=utcnow())
+        .returning(Signature.id)
+    ).scalars().all()
+    for signature_id in voided:
+        audit.record(session, actor, _entry("invalidate", participant, "signature", signature_id,
+                                             reason=f"{entity} {record_id} changed"))
+
+
+# --- queries ----------------------------------------------------------------
+
+def raise_query(session: Session, actor: Actor, record: FormRecordMixin, field: str,
+                text: str, *, automatic: bool = False) -> DataQuery:
+    if not automatic:
+        _require(actor, RAISERS, "Only monitors and data managers raise queries.",
+                 "Seuls les moniteurs et data managers émettent des requêtes.")
+    participant = _participant_of(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    if field not in type(record).__table__.columns:  # type: ignore[attr-defined]
+        raise InvalidInput(f"Unknown field {field!r}.", f"Champ inconnu {field!r}.", field="field")
+    text = text.strip()
+    if not text:
+        raise InvalidInput("Write the question.", "Rédigez la question.", field="text")
+    now = utcnow()
+    query = DataQuery(participant_id=participant.id, entity=_entity(record), record_id=record.id,
+                      field=field, status=QueryStatus.OPEN, raised_at=now,
+                      raised_by_id=actor.user_id, raised_by_name=actor.name)
+    query.messages.append(QueryMessage(written_at=now, author_id=actor.user_id,
+                                       author_name=actor.name, kind="raise", text=text))
+    session.add(query)
+    session.flush()
+    audit.record(session, actor, _entry("query", participant, _entity(record), record.id,
+                                         {field: [None, None]}, reason=text))
+    return query
+
+
+def get_query(session: Session, actor: Actor, query_id: int) -> DataQuery:
+    query = session.get(DataQuery, query_id)
+    if query is None:
+        raise NotFound("No such query.", "Requête introuvable.")
+    _participant_of(session, actor, query.participant_id)
+    return query
+
+
+def _move(session: Session, actor: Actor, query: DataQuery, kind: str, text: str,
+          status: QueryStatus) -> DataQuery:
+    participant = _participant_of(session, actor, query.participant_id)
+    now = utcnow()
+    query.messages.append(QueryMessage(written_at=now, author_id=actor.user_id,
+                                       author_name=actor.name, kind=kind, text=text.strip()))
+    old = query.status
+    query.status = status
+    query.closed_at = now if status is QueryStatus.CLOSED else None
+    session.flush()
+    audit.record(session, actor, _entry(f"query_{kind}", participant, "data_query", query.id,
+                                         {"status": [old, status]}, reason=text.strip() or None))
+    return query
+
+
+def answer_query(session: Session, actor: Actor, query: DataQuery, text: str) -> DataQuery:
+    _require(actor, ANSWERERS, "Queries are answered by the site's staff.",
+             "Les requêtes sont traitées par l'équipe du centre.")
+    if query.status is QueryStatus.CLOSED:
+        raise InvalidInput("This query is closed.", "Cette requête est close.")
+    if not text.strip():
+        raise InvalidInput("Write an answer.", "Rédigez une réponse.", field="text")
+    return _move(session, actor, query, "answer", text, QueryStatus.ANSWERED)
+
+
+def close_query(session: Session, actor: Actor, query: DataQuery, text: str = "") -> DataQuery:
+    _require_raiser(actor, query)
+    return _move(session, actor, query, "close", text, QueryStatus.CLOSED)
+
+
+def reopen_query(session: Session, actor: Actor, query: DataQuery, text: str) -> DataQuery:
+    _require_raiser(actor, query)
+    if not text.strip():
+        raise InvalidInput("Say why the query is reopened.",
+                           "Indiquez pourquoi la requête est rouverte.", field="text")
+    return _move(session, actor, query, "reopen", text, QueryStatus.OPEN)
+
+
+def _require_raiser(actor: Actor, query: DataQuery) -> None:
+    if actor.role is not Role.DATA_MANAGER and actor.user_id != query.raised_by_id:
+        raise Forbidden("Only who raised the query, or a data manager, may close or reopen it.",
+                        "Seul l'émetteur de la requête, ou un data manager, peut la clore "
+                        "ou la rouvrir.")
+
+
+def open_query_count(session: Session, participant_id: int, entity: str | None = None,
+                     record_id: int | None = None) -> int:
+    statement = select(DataQuery.id).where(DataQuery.participant_id == participant_id,
+                                           DataQuery.status != QueryStatus.CLOSED)
+    if entity is not None:
+        statement = statement.where(DataQuery.entity == entity, DataQuery.record_id == record_id)
+    return len(session.scalars(statement).all())
+
+
+# --- source data verification -------------------------------------------------
+
+def verify(session: Session, actor: Actor, record: FormRecordMixin) -> RecordReview:
+    _require(actor, frozenset({Role.MONITOR}), "Only monitors verify source data.",
+             "Seuls les moniteurs vérifient les données source.")
+    participant = _participant_of(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    review = _review(session, participant.id, _entity(record), record.id, create=True)
+    assert review is not None
+    review.verified_at, review.verified_by = utcnow(), actor.name
+    session.flush()
+    audit.record(session, actor, _entry("verify", participant, _entity(record), record.id))
+    return review
+
+
+# --- signatures ---------------------------------------------------------------
+
+def _canonical_record(record: FormRecordMixin) -> dict[str, Any]:
+    columns = type(record).__table__.columns  # type: ignore[attr-defined]
+    return {c.name: audit.jsonable(getattr(record, c.key)) for c in columns
+            if c.name not in _VOLATILE}
+
+
+def content_hash(session: Session, participant: Participant, entity: str,
+                 record_id: int) -> str:
+    """SHA-256 of a record, or of the participant's whole casebook."""
+    if entity == CASEBOOK:
+        content: Any = {
+            name: [_canonical_record(r) for r in session.scalars(
+                select(model).where(model.participant_id == participant.id)  # type: ignore[attr-defined]
+                .order_by(model.id))]
+            for name, model in sorted(form_models().items())
+        }
+    else:
+        model = form_models()[entity]
+        record = session.get(model, record_id)
+        if record is None:
+            raise NotFound("No such record.", "Fiche introuvable.")
+        content = _canonical_record(record)
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sign(session: Session, actor: Actor, participant: Participant, entity: str,
+         record_id: int, *, password: str, meaning: SignatureMeaning) -> Signature:
+    """Sign a form or a casebook; the password is asked again (21 CFR 11.200)."""
+    _require(actor, SIGNERS, "Only investigators sign.", "Seuls les investigateurs signent.")
+    _participant_of(session, actor, participant.id)
+    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not password_matches(user, password):
+        audit.record(session, actor, _entry("failed_sign", participant, entity, record_id))
+        raise InvalidInput("The password is not correct: nothing was signed.",
+                           "Le mot de passe est incorrect : rien n'a été signé.", field="password")
+    signature = Signature(
+        participant_id=participant.id, entity=entity, record_id=record_id, signer_id=user.id,
+        signer_name=user.display_name, signed_at=utcnow(), meaning=meaning,
+        content_hash=content_hash(session, participant, entity, record_id),
+    )
+    session.add(signature)
+    session.flush()
+    audit.record(session, actor, _entry("sign", participant, entity, record_id,
+                                         {"meaning": [None, meaning],
+                                          "content_hash": [None, signature.content_hash]}))
+    return signature
+
+
+# --- locks --------------------------------------------------------------------
+
+def lock(session: Session, actor: Actor, participant: Participant, entity: str,
+         record_id: int) -> RecordReview:
+    """Lock a form, or freeze a participant (entity 'participant')."""
+    _require(actor, LOCKERS, "Only data managers lock data.",
+             "Seuls les data managers verrouillent les données.")
+    _participant_of(session, actor, participant.id)
+    scope = (None, None) if entity == CASEBOOK else (entity, record_id)
+    if open_query_count(session, participant.id, *scope):
+        raise InvalidInput("Close the open queries before locking.",
+                           "Clôturez les requêtes ouvertes avant de verrouiller.")
+    review = _review(session, participant.id, entity, record_id, create=True)
+    assert review is not None
+    review.locked_at, review.locked_by = utcnow(), actor.name
+    session.flush()
+    audit.record(session, actor, _entry("lock", participant, entity, record_id))
+    return review
+
+
+def unlock(session: Session, actor: Actor, participant: Participant, entity: str,
+           record_id: int, reason: str) -> RecordReview:
+    _require(actor, LOCKERS, "Only data managers unlock data.",
+             "Seuls les data managers déverrouillent les données.")
+    _participant_of(session, actor, participant.id)
+    if not reason.strip():
+        raise InvalidInput("Give a reason for unlocking.",
+                           "Indiquez le motif du déverrouillage.", field="reason")
+    review = _review(session, participant.id, entity, record_id)
+    if review is None or review.locked_at is None:
+        raise InvalidInput("These data are not locked.", "Ces données ne sont pas verrouillées.")
+    review.locked_at, review.locked_by = None, None
+    session.flush()
+    audit.record(session, actor, _entry("unlock", participant, entity, record_id,
+                                         reason=reason.strip()))
+    return review
