@@ -278,8 +278,8 @@ def test_a_low_detection_in_the_gap_restarts_it() -> None:
     # at or above LLOQ: below LLOQ is negative; 14 to 49 is 35 days
     assert [r.day for r in recurrences(series, D0, LLOQ)] == [49]
     # IU threshold: a quantified load below it is a detection below the threshold (not negative)
-    series_iu = [result(7, Q, 5000), result(14, ND), result(21, Q, 200), *[result(d, ND) for d in (28, 35, 42)],
-                 result(49, Q, 5000)]
+    series_iu = [result(7, Q, 5000), result(14, ND), result(21, Q, 200),
+                 *[result(d, ND) for d in (28, 35, 42)], result(49, Q, 5000)]
     assert recurrences(series_iu, D0, IU1000) == []
 
 
@@ -371,9 +371,8 @@ def test_not_evaluable_short_therapy_or_no_baseline() -> None:
 def test_switch_of_drug_does_not_restart_the_clock() -> None:
     base = result(20, Q, 1000)
     later = result(36, Q, 20_000)
-    found = refractory_assessments([base, later],
-                                   [course(21, 30, Antiviral.GANCICLOVIR), course(30, 60, Antiviral.FOSCARNET)],
-                                   ANY)
+    switch = [course(21, 30, Antiviral.GANCICLOVIR), course(30, 60, Antiviral.FOSCARNET)]
+    found = refractory_assessments([base, later], switch, ANY)
     assert len(found) == 1 and found[0].status is RefractoryStatus.REFRACTORY
     assert found[0].therapy_day == 15 and len(found[0].course_ids) == 2
 
@@ -480,7 +479,10 @@ def test_seed_series_peak_needs_a_factor() -> None:
 # --- time to event -----------------------------------------------------------------------
 
 
-def tte(series: list[LoadResult], follow: FollowUpFacts = FollowUpFacts(),
+NO_FOLLOW_UP = FollowUpFacts()
+
+
+def tte(series: list[LoadResult], follow: FollowUpFacts = NO_FOLLOW_UP,
         settings: EndpointSettings = ANY) -> tuple[int, int]:
     ends = derive_endpoints(D0, series, [], [], settings, follow_up_ends_on=follow.withdrawn_on)
     out = time_to_event(D0, ends.reactivation, ends.last_test, follow, settings)
