@@ -23,10 +23,10 @@ NaN limits follow R, where they are ``NA``.
 
 from __future__ import annotations
 
+from statistics import NormalDist
 from typing import Literal
 
 import numpy as np
-from scipy.stats import norm
 
 from trialdb.stats._data import FloatArray
 
@@ -38,7 +38,7 @@ def z_value(alpha: float) -> float:
     """Two-sided normal quantile for a ``1 - alpha`` interval."""
     if not (0.0 < alpha < 1.0):
         raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha!r}")
-    return float(norm.ppf(1.0 - alpha / 2.0))
+    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
 
 def probability_interval(

@@ -24,7 +24,7 @@ IntArray = npt.NDArray[np.int64]
 _BINCOUNT_RANGE_FACTOR = 8
 _BINCOUNT_RANGE_CONSTANT = 1_000_000
 # Event codes up to this value are tabulated with ``np.bincount`` directly.
-_MAX_DIRECT_EVENT_CODE = 4096
+_MAX_DIRECT_EVENT_CODE = 255
 
 
 def _as_1d(values: object, name: str) -> npt.NDArray[Any]:
@@ -36,28 +36,40 @@ def _as_1d(values: object, name: str) -> npt.NDArray[Any]:
     return arr
 
 
-def validate_durations(durations: object, name: str = "durations") -> FloatArray:
-    """Return ``durations`` as a float64 array; reject NaN, infinities, negatives."""
+def check_durations(durations: object, name: str = "durations") -> npt.NDArray[Any]:
+    """Validate follow-up times; integer input stays int64 (no float copy).
+
+    Rejects empty input, non-numeric input, NaN, infinities and negatives.
+    """
     arr = _as_1d(durations, name)
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
-    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.number)):
-        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
-    if np.issubdtype(arr.dtype, np.complexfloating):
-        raise ValueError(f"{name} must be real-valued")
-    out = arr.astype(np.float64, copy=False)
-    if np.issubdtype(arr.dtype, np.floating):
-        bad = ~np.isfinite(out)
-        if bad.any():
+    kind = arr.dtype.kind
+    if kind in "iu":
+        out = arr.astype(np.int64, copy=False)
+        lo = out.min()
+    elif kind == "f":
+        out = arr.astype(np.float64, copy=False)
+        lo = out.min()
+        hi = out.max()
+        if np.isnan(lo) or np.isinf(hi) or np.isinf(lo):
+            bad = ~np.isfinite(out)
             first = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"{name} contains {int(bad.sum())} missing or infinite value(s) "
                 f"(first at position {first}); remove or impute them first"
             )
-    if out.min() < 0:
+    else:
+        raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
+    if lo < 0:
         first = int(np.flatnonzero(out < 0)[0])
         raise ValueError(f"{name} must be non-negative; found {out[first]!r} at position {first}")
     return out
+
+
+def validate_durations(durations: object, name: str = "durations") -> FloatArray:
+    """Return ``durations`` as a float64 array; reject NaN, infinities, negatives."""
+    return check_durations(durations, name).astype(np.float64, copy=False)
 
 
 def validate_events(events: object, n: int, name: str = "events") -> IntArray:
@@ -130,54 +142,55 @@ class Table:
         )
 
 
-def _integral_range(durations: FloatArray) -> tuple[int, int] | None:
-    """(min, max) if all durations are whole numbers in a bincount-friendly range."""
-    lo = float(durations.min())
-    hi = float(durations.max())
-    span = hi - lo
-    if span > _BINCOUNT_RANGE_FACTOR * durations.size + _BINCOUNT_RANGE_CONSTANT:
+def _bincount_layout(durations: npt.NDArray[Any], width: int) -> tuple[int, int] | None:
+    """(min, max) when the durations are whole numbers in a bincount-friendly range."""
+    if width > _MAX_DIRECT_EVENT_CODE + 1:
         return None
-    if hi >= 2.0**52:
+    lo = durations.min()
+    hi = durations.max()
+    limit = _BINCOUNT_RANGE_FACTOR * durations.size + _BINCOUNT_RANGE_CONSTANT
+    if (hi - lo + 1) * width > limit:
         return None
-    if not np.array_equal(durations, np.floor(durations)):
+    if durations.dtype.kind == "f" and (hi >= 2.0**52 or not np.array_equal(durations, np.floor(durations))):
         return None
     return int(lo), int(hi)
 
 
-def tabulate(durations: FloatArray, events: IntArray) -> Table:
+def tabulate(durations: npt.NDArray[Any], events: IntArray) -> Table:
     """Tabulate validated data at the distinct observed times.
 
-    Whole-day data are binned with ``np.bincount`` (no sort at all); other
-    data fall back to one ``np.unique`` sort.
+    Whole-day data are binned with one ``np.bincount`` over a combined
+    (day, event code) key, with no sort at all; other data fall back to one
+    ``np.unique`` sort.
     """
     n = durations.size
     max_code = int(events.max())
-    if max_code <= _MAX_DIRECT_EVENT_CODE:
-        present = np.bincount(events, minlength=1) > 0
+    width = max_code + 1
+    layout = _bincount_layout(durations, width)
+    if layout is not None:
+        lo, hi = layout
+        n_bins = hi - lo + 1
+        if durations.dtype.kind == "f":
+            key = ((durations - lo) * width).astype(np.intp)
+        else:
+            key = (durations - lo) * width if lo else durations * width
+        key += events
+        grid = np.bincount(key, minlength=n_bins * width).reshape(n_bins, width)
+        occupied = np.flatnonzero(grid.any(axis=1))
+        present: npt.NDArray[np.bool_] = np.asarray(grid.any(axis=0))
         present[0] = True
         codes = np.flatnonzero(present).astype(np.int64)
-        code_index = np.cumsum(present) - 1  # event code -> column
-        ev_col = code_index[events] if codes.size != max_code + 1 else events
-    else:
-        codes, ev_col = np.unique(np.concatenate(([0], events)), return_inverse=True)
-        ev_col = ev_col[1:]
-        codes = codes.astype(np.int64)
-    n_codes = codes.size
-
-    rng = _integral_range(durations)
-    if rng is not None:
-        lo, hi = rng
-        n_bins = hi - lo + 1
-        bins = (durations - lo if lo else durations).astype(np.intp)
-        flat = np.bincount(bins * n_codes + ev_col, minlength=n_bins * n_codes)
-        grid = flat.reshape(n_bins, n_codes)
-        occupied = np.flatnonzero(grid.any(axis=1))
+        counts = grid[occupied][:, codes] if codes.size < width else grid[occupied]
         times = (occupied + lo).astype(np.float64)
-        counts = grid[occupied].astype(np.int64, copy=False)
     else:
-        times, inverse = np.unique(durations, return_inverse=True)
-        flat = np.bincount(inverse.ravel() * n_codes + ev_col, minlength=times.size * n_codes)
-        counts = flat.reshape(times.size, n_codes).astype(np.int64, copy=False)
+        times, inverse = np.unique(durations.astype(np.float64, copy=False), return_inverse=True)
+        codes, code_col = np.unique(np.concatenate(([0], events)), return_inverse=True)
+        code_col = code_col.ravel()[1:]
+        width = codes.size
+        flat = np.bincount(inverse.ravel() * width + code_col, minlength=times.size * width)
+        counts = flat.reshape(times.size, width)
+        codes = codes.astype(np.int64)
+    counts = counts.astype(np.int64, copy=False)
     leaving = counts.sum(axis=1)
     at_risk = n - np.concatenate(([0], np.cumsum(leaving)[:-1]))
     return Table(

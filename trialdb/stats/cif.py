@@ -44,9 +44,9 @@ from trialdb.stats._confint import CONF_TYPES, probability_interval
 from trialdb.stats._data import (
     FloatArray,
     Table,
+    check_durations,
     tabulate,
     validate_cause,
-    validate_durations,
     validate_events,
     validate_groups,
 )
@@ -236,7 +236,7 @@ def _estimate_table(
 
 def _at_times(
     frame: pd.DataFrame,
-    durations: FloatArray,
+    n: int,
     times: npt.ArrayLike,
     conf_type: str,
     alpha: float,
@@ -263,8 +263,9 @@ def _at_times(
     cum = frame[["events", "events_competing", "censored"]].cumsum().to_numpy()
     cum_at = np.where(before[:, None], 0, cum[take])
     interval = np.diff(np.vstack((np.zeros((1, 3), dtype=cum_at.dtype), cum_at)), axis=0)
-    sorted_d = np.sort(durations)
-    at_risk = durations.size - np.searchsorted(sorted_d, req, side="left")
+    leaving = frame[["events", "events_competing", "censored"]].to_numpy().sum(axis=1)
+    left_before = np.concatenate(([0], np.cumsum(leaving)))
+    at_risk = n - left_before[np.searchsorted(grid, req, side="left")]
 
     est = step("estimate", 0.0)
     var = step("variance", 0.0)
@@ -339,13 +340,13 @@ def cumulative_incidence(
     ``event_free_survival`` (all-cause Kaplan–Meier, so the cumulative
     incidences of all causes plus this column sum to 1).
     """
-    d = validate_durations(durations)
+    d = check_durations(durations)
     e = validate_events(events, d.size)
     cause = validate_cause(event_of_interest)
     frame = _estimate_table(tabulate(d, e), cause, variance, conf_type, alpha)
     if times is None:
         return frame
-    return _at_times(frame, d, times, conf_type, alpha)
+    return _at_times(frame, d.size, times, conf_type, alpha)
 
 
 def cumulative_incidence_by_group(
@@ -364,7 +365,7 @@ def cumulative_incidence_by_group(
     :func:`cumulative_incidence`.  A group in which the cause never occurs
     gets estimate 0 throughout (as cmprsk's flat curve).
     """
-    d = validate_durations(durations)
+    d = check_durations(durations)
     e = validate_events(events, d.size)
     cause = validate_cause(event_of_interest)
     labels, codes = validate_groups(groups, d.size)
@@ -376,7 +377,7 @@ def cumulative_incidence_by_group(
         dg = d[idx]
         frame = _estimate_table(tabulate(dg, e[idx]), cause, variance, conf_type, alpha)
         if times is not None:
-            frame = _at_times(frame, dg, times, conf_type, alpha)
+            frame = _at_times(frame, dg.size, times, conf_type, alpha)
         parts.append(frame)
     return pd.concat(parts, keys=list(labels), names=["group", "time"])
 
@@ -402,7 +403,7 @@ def kaplan_meier_complement(
     """
     from lifelines import KaplanMeierFitter
 
-    d = validate_durations(durations)
+    d = check_durations(durations)
     e = validate_events(events, d.size)
     cause = validate_cause(event_of_interest)
     kmf = KaplanMeierFitter()
