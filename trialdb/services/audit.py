@@ -158,3 +158,70 @@ def _in_order(session: Session, batch: int) -> Iterator[AuditEvent]:
         for row in rows:
             yield AuditEvent(**row._mapping)
         last_id = rows[-1].id
+
+
+# --- reading the trail ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class FieldChange:
+    occurred_at: datetime
+    user_name: str
+    user_role: str | None
+    action: str
+    old: Any
+    new: Any
+    reason: str | None
+
+
+def field_history(session: Session, entity: str, entity_id: int,
+                  field: str) -> list[FieldChange]:
+    """Every value one field of one record has had, oldest first."""
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity == entity, AuditEvent.entity_id == entity_id)
+        .order_by(AuditEvent.id)
+    )
+    return [
+        FieldChange(e.occurred_at, e.user_name, e.user_role, e.action,
+                    e.changes[field][0], e.changes[field][1], e.reason)
+        for e in events if e.changes and field in e.changes
+    ]
+
+
+def participant_trail(session: Session, study_number: str) -> list[AuditEvent]:
+    return list(session.scalars(
+        select(AuditEvent).where(AuditEvent.study_number == study_number)
+        .order_by(AuditEvent.id)
+    ))
+
+
+EXPORT_COLUMNS = ("id", "occurred_at", "user_id", "user_name", "user_role", "site_code",
+                  "action", "entity", "entity_id", "study_number", "field", "old_value",
+                  "new_value", "reason", "row_hash")
+
+
+def export_rows(session: Session, start: datetime, end: datetime,
+                site_codes: frozenset[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The trail between two UTC instants, one row per changed field, for CSV.
+
+    `site_codes` restricts to those sites' items (None: the whole study).
+    """
+    statement = (select(AuditEvent)
+                 .where(AuditEvent.occurred_at >= start, AuditEvent.occurred_at < end)
+                 .order_by(AuditEvent.id))
+    if site_codes is not None:
+        statement = statement.where(AuditEvent.site_code.in_(site_codes))
+    for event in session.scalars(statement):
+        base = {"id": event.id, "occurred_at": _utc_text(event.occurred_at) + "Z",
+                "user_id": event.user_id, "user_name": event.user_name,
+                "user_role": event.user_role, "site_code": event.site_code,
+                "action": event.action, "entity": event.entity, "entity_id": event.entity_id,
+                "study_number": event.study_number, "reason": event.reason,
+                "row_hash": event.row_hash}
+        for field, (old, new) in (event.changes or {"": [None, None]}).items():
+            yield {**base, "field": field or None,
+                   "old_value": _cell(old), "new_value": _cell(new)}
+
+
+def _cell(value: Any) -> Any:
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, list | dict) else value
