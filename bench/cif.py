@@ -149,8 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n in sizes:
         durations, events = make_data(n, args.max_days, args.seed)
-        ours = best_time(lambda d=durations, e=events: cumulative_incidence(d, e), args.repeat)
-        sort = best_time(lambda d=durations: np.argsort(d, kind="stable"), args.repeat)
+
+        def run_ours(d: IntArray = durations, e: IntArray = events) -> object:
+            return cumulative_incidence(d, e)
+
+        def run_sort(d: IntArray = durations) -> object:
+            return np.argsort(d, kind="stable")
+
+        ours = best_time(run_ours, args.repeat)
+        sort = best_time(run_sort, args.repeat)
         if n <= args.lifelines_max:
             lif: float | None = time_lifelines(durations, events, min(args.repeat, 3))
         else:
