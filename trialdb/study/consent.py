@@ -45,14 +45,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from trialdb.errors import InvalidInput
-from trialdb.study.reasons import Bilingual
-from trialdb.study.timeline import age_at, minimum_age_at
+from trialdb.study.reasons import Bilingual, fr_date
+from trialdb.study.timeline import AGE_OF_MAJORITY, age_at, minimum_age_at
 from trialdb.vocab import ConsentRegime, StrEnum, StudyPart, WithdrawalDataChoice
 
 #: From this age the child's own non-opposition (retrospective) is required
 #: and its assent (prospective) recommended.
 CHILD_EXPRESSION_AGE: Final = 7
-_MAJORITY: Final = 18
 
 
 class Signatory(StrEnum):
@@ -89,10 +88,6 @@ _OF: Final[dict[Signatory, tuple[str, str]]] = {
     Signatory.LEGAL_REPRESENTATIVE: ("the legal representative", "du représentant légal"),
     Signatory.INVESTIGATOR: ("the investigator", "de l'investigateur"),
 }
-
-
-def _fr(day: dt.date) -> str:
-    return day.strftime("%d/%m/%Y")
 
 
 @dataclass(frozen=True)
@@ -211,9 +206,9 @@ def minor_on_consent(facts: ConsentFacts) -> bool:
     youngest = minimum_age_at(facts.birth_year, facts.birth_month, facts.consent_on)
     oldest = age_at(facts.birth_year, facts.birth_month, facts.consent_on)
     certain: bool | None = None
-    if oldest < _MAJORITY:
+    if oldest < AGE_OF_MAJORITY:
         certain = True
-    elif youngest >= _MAJORITY:
+    elif youngest >= AGE_OF_MAJORITY:
         certain = False
     if certain is None:
         return True if facts.minor_at_consent is None else facts.minor_at_consent
@@ -223,7 +218,7 @@ def minor_on_consent(facts: ConsentFacts) -> bool:
             en=f"Born in {facts.birth_month:02d}/{facts.birth_year}, the participant was "
             f"{state_en} on {facts.consent_on.isoformat()}: the statement contradicts it.",
             fr=f"Né(e) en {facts.birth_month:02d}/{facts.birth_year}, le participant était "
-            f"{state_fr} le {_fr(facts.consent_on)} : la déclaration le contredit.",
+            f"{state_fr} le {fr_date(facts.consent_on)} : la déclaration le contredit.",
             field="minor_at_consent",
         )
     return certain
@@ -266,21 +261,21 @@ def _consent_date_problems(facts: ConsentFacts, as_of: dt.date) -> list[ConsentP
         problems.append(ConsentProblem(
             ConsentProblemCode.CONSENT_IN_FUTURE,
             f"The date of consent {day.isoformat()} is in the future.",
-            f"La date de consentement {_fr(day)} est dans le futur.",
+            f"La date de consentement {fr_date(day)} est dans le futur.",
         ))
     elif day > as_of:
         problems.append(ConsentProblem(
             ConsentProblemCode.NOT_YET_GIVEN,
             f"On {as_of.isoformat()} the consent (given on {day.isoformat()}) did not exist yet.",
-            f"Au {_fr(as_of)}, le consentement (donné le {_fr(day)}) n'existait pas encore.",
+            f"Au {fr_date(as_of)}, le consentement (donné le {fr_date(day)}) n'existait pas encore.",
         ))
     if facts.document_date is not None and day < facts.document_date:
         problems.append(ConsentProblem(
             ConsentProblemCode.CONSENT_BEFORE_DOCUMENT,
             f"The date of consent {day.isoformat()} precedes the document version's date "
             f"{facts.document_date.isoformat()}.",
-            f"La date de consentement {_fr(day)} précède la date de la version du document "
-            f"{_fr(facts.document_date)}.",
+            f"La date de consentement {fr_date(day)} précède la date de la version du document "
+            f"{fr_date(facts.document_date)}.",
         ))
     return problems
 
@@ -295,7 +290,7 @@ def _signature_problems(
             problems.append(ConsentProblem(
                 ConsentProblemCode.SIGNATURE_IN_FUTURE,
                 f"The signature of {of_en} is dated in the future ({day.isoformat()}).",
-                f"La signature {of_fr} est datée dans le futur ({_fr(day)}).",
+                f"La signature {of_fr} est datée dans le futur ({fr_date(day)}).",
                 who,
             ))
         if facts.document_date is not None and day < facts.document_date:
@@ -303,8 +298,8 @@ def _signature_problems(
                 ConsentProblemCode.SIGNATURE_BEFORE_DOCUMENT,
                 f"The signature of {of_en} ({day.isoformat()}) precedes the document "
                 f"version's date ({facts.document_date.isoformat()}).",
-                f"La signature {of_fr} ({_fr(day)}) précède la date de la version du "
-                f"document ({_fr(facts.document_date)}).",
+                f"La signature {of_fr} ({fr_date(day)}) précède la date de la version du "
+                f"document ({fr_date(facts.document_date)}).",
                 who,
             ))
         if day < facts.consent_on:
@@ -312,8 +307,8 @@ def _signature_problems(
                 ConsentProblemCode.SIGNATURE_BEFORE_CONSENT,
                 f"The signature of {of_en} ({day.isoformat()}) precedes the date of consent "
                 f"({facts.consent_on.isoformat()}).",
-                f"La signature {of_fr} ({_fr(day)}) précède la date de consentement "
-                f"({_fr(facts.consent_on)}).",
+                f"La signature {of_fr} ({fr_date(day)}) précède la date de consentement "
+                f"({fr_date(facts.consent_on)}).",
                 who,
             ))
     investigator = signed.get(Signatory.INVESTIGATOR)
@@ -323,8 +318,8 @@ def _signature_problems(
             ConsentProblemCode.INVESTIGATOR_BEFORE_OTHERS,
             f"The investigator signed ({investigator.isoformat()}) before another signatory "
             f"({max(others).isoformat()}): the investigator signs last.",
-            f"L'investigateur a signé ({_fr(investigator)}) avant un autre signataire "
-            f"({_fr(max(others))}) : l'investigateur signe en dernier.",
+            f"L'investigateur a signé ({fr_date(investigator)}) avant un autre signataire "
+            f"({fr_date(max(others))}) : l'investigateur signe en dernier.",
             Signatory.INVESTIGATOR,
         ))
     return problems
@@ -351,21 +346,21 @@ def _withdrawal_problems(facts: ConsentFacts, as_of: dt.date) -> list[ConsentPro
         problems.append(ConsentProblem(
             ConsentProblemCode.WITHDRAWAL_IN_FUTURE,
             f"The withdrawal date {withdrawn_on.isoformat()} is in the future.",
-            f"La date de retrait {_fr(withdrawn_on)} est dans le futur.",
+            f"La date de retrait {fr_date(withdrawn_on)} est dans le futur.",
         ))
     elif withdrawn_on <= as_of:
         problems.append(ConsentProblem(
             ConsentProblemCode.WITHDRAWN,
             f"Consent withdrawn on {withdrawn_on.isoformat()}.",
-            f"Consentement retiré le {_fr(withdrawn_on)}.",
+            f"Consentement retiré le {fr_date(withdrawn_on)}.",
         ))
     if withdrawn_on < facts.consent_on:
         problems.append(ConsentProblem(
             ConsentProblemCode.WITHDRAWAL_BEFORE_CONSENT,
             f"The withdrawal date {withdrawn_on.isoformat()} precedes the date of consent "
             f"{facts.consent_on.isoformat()}.",
-            f"La date de retrait {_fr(withdrawn_on)} précède la date de consentement "
-            f"{_fr(facts.consent_on)}.",
+            f"La date de retrait {fr_date(withdrawn_on)} précède la date de consentement "
+            f"{fr_date(facts.consent_on)}.",
         ))
     return problems
 
@@ -380,7 +375,7 @@ def assess_consent(facts: ConsentFacts) -> ConsentDecision:
     if as_of > facts.today:
         raise InvalidInput(
             en=f"Consent validity cannot be judged on a future date ({as_of.isoformat()}).",
-            fr=f"La validité du consentement ne peut être jugée à une date future ({_fr(as_of)}).",
+            fr=f"La validité du consentement ne peut être jugée à une date future ({fr_date(as_of)}).",
             field="as_of",
         )
     minor = minor_on_consent(facts)

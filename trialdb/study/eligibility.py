@@ -29,7 +29,7 @@ from typing import Final
 
 from trialdb.errors import InvalidInput
 from trialdb.study.consent import ConsentDecision
-from trialdb.study.reasons import Bilingual
+from trialdb.study.reasons import Bilingual, fr_date
 from trialdb.study.timeline import age_at, certain_from, minimum_age_at
 from trialdb.vocab import ParticipantStatus, StrEnum
 
@@ -102,7 +102,7 @@ def _unanswered(criterion: Criterion, en: str, fr: str) -> CriterionFailure:
     )
 
 
-def _checked_age(facts: EligibilityFacts) -> None:
+def _check_age_years(facts: EligibilityFacts) -> None:
     age = facts.age_years
     if age is not None and (isinstance(age, bool) or not 0 <= age <= _MAX_AGE):
         raise InvalidInput(
@@ -113,7 +113,7 @@ def _checked_age(facts: EligibilityFacts) -> None:
 
 
 def _age_failure(facts: EligibilityFacts) -> CriterionFailure | None:
-    _checked_age(facts)
+    _check_age_years(facts)
     year, month, on = facts.birth_year, facts.birth_month, facts.reference_date
     birth_known = year is not None and month is not None and on is not None
     if facts.age_years is None and not birth_known:
@@ -132,7 +132,7 @@ def _age_failure(facts: EligibilityFacts) -> CriterionFailure | None:
                 en=f"Age {certain} does not match a birth in {month:02d}/{year} "
                 f"on {on.isoformat()}.",
                 fr=f"L'âge {certain} ne correspond pas à une naissance en {month:02d}/{year} "
-                f"au {on.strftime('%d/%m/%Y')}.",
+                f"au {fr_date(on)}.",
                 field="age_years",
             )
         if certain is None:
@@ -144,9 +144,9 @@ def _age_failure(facts: EligibilityFacts) -> CriterionFailure | None:
                     f"Age of 1 year not certain on {on.isoformat()} from the birth month "
                     f"{month:02d}/{year} (certain from {since.isoformat()}): enter the age in "
                     "completed years from the source documents.",
-                    f"Âge d'un an non certain au {on.strftime('%d/%m/%Y')} d'après le mois de "
+                    f"Âge d'un an non certain au {fr_date(on)} d'après le mois de "
                     f"naissance {month:02d}/{year} (certain à partir du "
-                    f"{since.strftime('%d/%m/%Y')}) : saisissez l'âge en années révolues "
+                    f"{fr_date(since)}) : saisissez l'âge en années révolues "
                     "d'après les documents sources.",
                 )
     if certain is not None and certain < MINIMUM_AGE:

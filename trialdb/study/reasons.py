@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 
 class Bilingual:
     """Mixin for decision items that carry the same reason in French and English.
@@ -15,3 +17,8 @@ class Bilingual:
     def message(self, language: str = "fr") -> str:
         """The reason in `language` ('fr' or 'en'); English for any other language."""
         return self.fr if language == "fr" else self.en
+
+
+def fr_date(day: dt.date) -> str:
+    """A date as French readers write it: 01/08/2024 (English messages use ISO)."""
+    return day.strftime("%d/%m/%Y")

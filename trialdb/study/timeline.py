@@ -23,6 +23,7 @@ import datetime as dt
 from typing import Final
 
 from trialdb.errors import InvalidInput
+from trialdb.study.reasons import fr_date
 
 AGE_OF_MAJORITY: Final = 18
 #: Hard limits on a birth year (the participant table's CHECK constraint).
@@ -63,7 +64,7 @@ def _check_born_by(year: int, month: int, on: dt.date) -> None:
     if on < dt.date(year, month, 1):
         raise InvalidInput(
             en=f"{on.isoformat()} is before the birth month {month:02d}/{year}.",
-            fr=f"Le {on.strftime('%d/%m/%Y')} précède le mois de naissance {month:02d}/{year}.",
+            fr=f"Le {fr_date(on)} précède le mois de naissance {month:02d}/{year}.",
         )
 
 

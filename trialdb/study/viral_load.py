@@ -21,6 +21,9 @@ Decisions
 * ``>X`` (above the upper limit of quantification) is QUANTIFIED at X with
   ``reported_bound`` ``>`` (``above_uloq``): the true load is at least X, so
   threshold endpoints stay right; peak-load analyses must treat it as censored.
+* A number with "détecté" / "positif" (``détecté 5951``) is that quantified
+  value; a number with a not-detected or not-quantifiable phrase
+  (``ND 5951``) is refused as contradictory, as is "détecté" without a number.
 * Log10 values (``3,5 log``) are refused: log10 is derived by the system,
   never typed.
 * Numbers: digits, optional decimal comma or point, optional exponent
