@@ -186,5 +186,10 @@ from trialdb.exports.commands import register as _register_interchange  # noqa: 
 _register_interchange(main)
 
 
+from trialdb.exports.commands import register as _register_interchange  # noqa: E402 - after main exists
+
+_register_interchange(main)
+
+
 if __name__ == "__main__":
     main()

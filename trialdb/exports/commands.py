@@ -1,0 +1,168 @@
+"""Commands for data going in and out: `import-labs`, `lab-mapping`, `export`, `api-token`.
+
+Thin wrappers, registered on the `trialdb` group by `register(main)`; each
+parses its arguments, runs one service in one unit of work and prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tqdm import tqdm
+
+from trialdb.config import load_settings
+from trialdb.db import make_engine, make_session_factory, unit_of_work
+from trialdb.errors import NotFound, UserError
+from trialdb.models import User
+from trialdb.services import lab_import
+from trialdb.services.actor import Actor
+from trialdb.services.lab_import import ROW_KIND_LABELS, RowKind, RowOutcome
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _errors(command: F) -> F:
+    """A person's mistake: one line in English on stderr and exit status 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except UserError as error:
+            click.echo(f"error: {error.message('en')}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _factory(write: bool = True) -> Any:
+    return make_session_factory(make_engine(load_settings().database_url), write=write)
+
+
+def acting_user(session: Session, email: str | None, what: str) -> Actor:
+    """The account a command acts as (its role and sites apply), or the operator."""
+    if not email:
+        return Actor.system(f"command line ({what})")
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.is_active:
+        raise NotFound(f"No active account {email}.", f"Aucun compte actif {email}.", field="as")
+    return Actor.of(user)
+
+
+# --- laboratory import ---------------------------------------------------------------------------
+
+
+@click.command("import-labs")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Classify the rows and write nothing.")
+@click.option("--mapping", help="Saved column mapping of the laboratory (default layout if absent).")
+@click.option("--as", "as_email", help="Act as this account (its sites limit the import).")
+@click.option("--lang", type=click.Choice(["en", "fr"]), default="en", show_default=True)
+@click.option("--show", type=click.Choice(["all", "problems", "none"]),
+              help="Rows to list (default: all for a dry run, problems otherwise).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every row's outcome to this CSV file.")
+@_errors
+def import_labs(file: Path, dry_run: bool, mapping: str | None, as_email: str | None, lang: str,
+                show: str | None, report: Path | None) -> None:
+    """Import a laboratory's viral-load results from FILE (CSV)."""
+    show = show or ("all" if dry_run else "problems")
+    index = 0 if lang == "en" else 1
+    report_file = report.open("w", newline="", encoding="utf-8") if report else None
+    writer = csv.writer(report_file) if report_file else None
+    if writer:
+        writer.writerow(["line", "outcome", "study_number", "row", "field", "reason_en", "reason_fr"])
+    bar = tqdm(unit=" rows", desc="rows read", disable=None, file=sys.stderr)
+
+    def on_row(outcome: RowOutcome) -> None:
+        if writer:
+            writer.writerow([outcome.line, outcome.kind.value, outcome.study_number, outcome.summary,
+                             outcome.field or "", outcome.reason_en, outcome.reason_fr])
+        if show == "all" or (show == "problems" and outcome.kind is not RowKind.NEW):
+            label = ROW_KIND_LABELS[outcome.kind][index]
+            reason = outcome.reason(lang)
+            tqdm.write(f"line {outcome.line:>6}  {label:<11}  {outcome.summary}"
+                       + (f"  -- {reason}" if reason else ""), file=sys.stdout)
+        bar.update(1)
+
+    try:
+        with unit_of_work(_factory()) as session, file.open("rb") as stream:
+            actor = acting_user(session, as_email, "laboratory import")
+            summary = lab_import.import_lab_file(session, actor, stream, file_name=file.name,
+                                                 mapping=mapping, dry_run=dry_run, on_row=on_row)
+    finally:
+        bar.close()
+        if report_file:
+            report_file.close()
+    counts = ", ".join(f"{summary.counts[kind]} {ROW_KIND_LABELS[kind][index]}" for kind in RowKind)
+    click.echo(f"{file.name} (SHA-256 {summary.file_sha256}): {summary.rows_total} rows: {counts}")
+    if summary.already_imported_batch is not None:
+        click.echo(f"note: this file was already imported (batch {summary.already_imported_batch}).")
+    if dry_run:
+        click.echo("dry run: nothing written." if lang == "en" else "essai à blanc : rien n'est écrit.")
+        return
+    if not summary.committed:
+        raise lab_import.refusal(summary)
+    click.echo(f"imported: {summary.counts[RowKind.NEW]} new result(s), batch {summary.batch_id}.")
+
+
+@click.group("lab-mapping")
+def lab_mapping() -> None:
+    """Saved column mappings of the laboratories' result files."""
+
+
+@lab_mapping.command("save")
+@click.argument("code")
+@click.option("--laboratory", required=True, help="Name of the laboratory.")
+@click.option("--column", "columns", multiple=True, metavar="FIELD=HEADER",
+              help=f"Where a field is in the file; fields: {', '.join(lab_import.FIELDS)}.")
+@click.option("--default", "defaults", multiple=True, metavar="FIELD=VALUE",
+              help="A fixed value for a field the file does not carry (e.g. virus=CMV).")
+@click.option("--delimiter", help="Field separator (detected when absent).")
+@click.option("--encoding", help="Text encoding (UTF-8 or latin-1 detected when absent).")
+@_errors
+def lab_mapping_save(code: str, laboratory: str, columns: tuple[str, ...], defaults: tuple[str, ...],
+                     delimiter: str | None, encoding: str | None) -> None:
+    """Create or replace the column mapping CODE."""
+    def pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+        result = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise click.BadParameter(f"expected FIELD=VALUE, got {item!r}", param_hint=option)
+            result[name.strip()] = value.strip()
+        return result
+
+    if delimiter == "\\t":
+        delimiter = "\t"
+    with unit_of_work(_factory()) as session:
+        mapping = lab_import.save_mapping(
+            session, Actor.system("command line"), code=code, laboratory=laboratory,
+            columns=pairs(columns, "--column"), defaults=pairs(defaults, "--default"),
+            delimiter=delimiter, encoding=encoding)
+        click.echo(f"mapping {mapping.code} saved")
+
+
+@lab_mapping.command("list")
+def lab_mapping_list() -> None:
+    """List the saved column mappings."""
+    with _factory(write=False)() as session:
+        for mapping in lab_import.list_mappings(session):
+            columns = ", ".join(f"{k}={v}" for k, v in mapping.columns.items())
+            defaults = ", ".join(f"{k}={v}" for k, v in (mapping.defaults or {}).items())
+            click.echo(f"{mapping.code}\t{mapping.laboratory}\t{columns}"
+                       + (f"\tdefaults: {defaults}" if defaults else ""))
+
+
+def register(group: click.Group) -> None:
+    """Add these commands to the `trialdb` command group."""
+    for command in (import_labs, lab_mapping):
+        group.add_command(command)

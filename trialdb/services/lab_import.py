@@ -1,0 +1,694 @@
+"""Importing a laboratory's viral-load results from a CSV file.
+
+The default layout has the columns
+``study_number,virus,specimen,sampled_on,result,unit,assay``; other layouts
+go through a saved :class:`~trialdb.models.LabColumnMapping` (one per
+laboratory). French files are understood: ``;`` separators, latin-1 or UTF-8
+with a byte-order mark, ``21/11/2026`` dates, ``1,2E+04`` numbers and the
+laboratory notations that :func:`trialdb.study.parse_lab_result` reads
+(``<62``, ``ND``...).
+
+Every row is classified:
+
+* **new**: added by the import;
+* **duplicate**: the same result is already recorded (nothing added), which
+  makes importing the same file twice add nothing;
+* **conflicting**: a different result is recorded for the same participant,
+  virus, specimen, assay and day (someone must look);
+* **invalid**: the row cannot be read, names an unknown participant or one
+  outside the importer's sites, an unknown assay...
+
+The file is read as a stream, in batches: memory does not grow with its size.
+New rows are written as they are found, inside a savepoint, so later rows are
+compared with earlier ones through the database. The savepoint is released
+only when the run is not a dry run and no row is invalid or conflicting: the
+import is all-or-nothing, and a dry run classifies exactly as the real run.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import IO, Any, Final, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from trialdb.errors import Forbidden, InvalidInput, NotFound, UserError
+from trialdb.models import Assay, LabColumnMapping, LabImportBatch, Participant, Site, ViralLoadResult
+from trialdb.services import audit
+from trialdb.services.actor import Actor
+from trialdb.study import parse_lab_result, parse_unit
+from trialdb.vocab import LoadUnit, ResultState, Role, Specimen, StrEnum, Virus
+
+FIELDS: Final = ("study_number", "virus", "specimen", "sampled_on", "result", "unit", "assay")
+#: Fields a file may leave out when the mapping gives no default: the unit
+#: then is the assay's own.
+OPTIONAL_FIELDS: Final = frozenset({"unit"})
+BATCH_SIZE: Final = 1000
+#: Problems kept in the summary for display; every row still reaches `on_row`.
+KEPT_PROBLEMS: Final = 500
+IMPORTER_ROLES: Final = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
+
+_SNIFF_BYTES: Final = 65536
+
+
+class RowKind(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+    INVALID = "invalid"
+
+
+ROW_KIND_LABELS: Final[Mapping[RowKind, tuple[str, str]]] = {
+    RowKind.NEW: ("new", "nouveau"),
+    RowKind.DUPLICATE: ("duplicate", "doublon"),
+    RowKind.CONFLICT: ("conflicting", "en conflit"),
+    RowKind.INVALID: ("invalid", "invalide"),
+}
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one data row (`line` counts the header as line 1)."""
+
+    line: int
+    kind: RowKind
+    study_number: str
+    summary: str
+    reason_en: str = ""
+    reason_fr: str = ""
+    field: str | None = None
+
+    def reason(self, language: str = "fr") -> str:
+        return self.reason_fr if language == "fr" else self.reason_en
+
+
+@dataclass
+class ImportSummary:
+    file_name: str
+    file_sha256: str = ""
+    mapping_code: str | None = None
+    dry_run: bool = True
+    committed: bool = False
+    batch_id: int | None = None
+    already_imported_batch: int | None = None
+    counts: dict[RowKind, int] = field(default_factory=lambda: dict.fromkeys(RowKind, 0))
+    problems: list[RowOutcome] = field(default_factory=list)
+
+    @property
+    def rows_total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def blocking(self) -> int:
+        """Rows that stop a commit: invalid or conflicting."""
+        return self.counts[RowKind.INVALID] + self.counts[RowKind.CONFLICT]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each import field is in a file (headers compared case-insensitively)."""
+
+    columns: Mapping[str, str]
+    defaults: Mapping[str, str] = field(default_factory=dict)
+    delimiter: str | None = None
+    encoding: str | None = None
+    code: str | None = None
+
+
+DEFAULT_LAYOUT: Final = Layout(columns={name: name for name in FIELDS})
+
+
+# --- saved column mappings -----------------------------------------------------------------------
+
+_CODE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{1,59}")
+
+
+def save_mapping(session: Session, actor: Actor, *, code: str, laboratory: str,
+                 columns: Mapping[str, str], defaults: Mapping[str, str] | None = None,
+                 delimiter: str | None = None, encoding: str | None = None) -> LabColumnMapping:
+    """Create or replace the column mapping `code` (audited)."""
+    _require_importer(actor)
+    code = code.strip().lower()
+    if not _CODE.fullmatch(code):
+        raise InvalidInput(
+            "A mapping code has 2 to 60 lower-case letters, digits, '-' or '_'.",
+            "Un code de correspondance comporte 2 à 60 lettres minuscules, chiffres, « - » ou « _ ».",
+            field="code")
+    defaults = dict(defaults or {})
+    columns = {k: v.strip() for k, v in columns.items() if v and v.strip()}
+    unknown = (set(columns) | set(defaults)) - set(FIELDS)
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        raise InvalidInput(f"Unknown import fields: {names} (known: {', '.join(FIELDS)}).",
+                           f"Champs d'import inconnus : {names} (connus : {', '.join(FIELDS)}).",
+                           field="columns")
+    missing = [f for f in FIELDS if f not in columns and f not in defaults and f not in OPTIONAL_FIELDS]
+    if missing:
+        names = ", ".join(missing)
+        raise InvalidInput(f"Give a column or a fixed value for: {names}.",
+                           f"Indiquez une colonne ou une valeur fixe pour : {names}.", field="columns")
+    if delimiter is not None and delimiter not in {",", ";", "\t", "|"}:
+        raise InvalidInput("The separator must be ',', ';', '|' or a tab.",
+                           "Le séparateur doit être « , », « ; », « | » ou une tabulation.",
+                           field="delimiter")
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InvalidInput(f"Unknown text encoding {encoding!r}.",
+                               f"Encodage de texte inconnu {encoding!r}.", field="encoding") from None
+    mapping = session.scalar(select(LabColumnMapping).where(LabColumnMapping.code == code))
+    action = "update" if mapping else "create"
+    old = _mapping_values(mapping) if mapping else {}
+    if mapping is None:
+        mapping = LabColumnMapping(code=code)
+        session.add(mapping)
+    mapping.laboratory = laboratory.strip() or code
+    mapping.columns = columns
+    mapping.defaults = defaults
+    mapping.delimiter = delimiter
+    mapping.encoding = encoding or None
+    session.flush()
+    new = _mapping_values(mapping)
+    audit.record(session, actor, audit.Entry(
+        action=action, entity="lab_column_mapping", entity_id=mapping.id,
+        changes={k: [old.get(k), v] for k, v in new.items() if old.get(k) != v},
+    ))
+    return mapping
+
+
+def _mapping_values(mapping: LabColumnMapping) -> dict[str, Any]:
+    return {"code": mapping.code, "laboratory": mapping.laboratory, "columns": mapping.columns,
+            "defaults": mapping.defaults, "delimiter": mapping.delimiter,
+            "encoding": mapping.encoding}
+
+
+def layout_for(session: Session, code: str | None) -> Layout:
+    if not code:
+        return DEFAULT_LAYOUT
+    mapping = session.scalar(select(LabColumnMapping).where(LabColumnMapping.code == code.strip().lower()))
+    if mapping is None:
+        raise NotFound(f"There is no column mapping {code!r}.",
+                       f"La correspondance de colonnes {code!r} n'existe pas.", field="mapping")
+    return Layout(columns=dict(mapping.columns), defaults=dict(mapping.defaults or {}),
+                  delimiter=mapping.delimiter, encoding=mapping.encoding, code=mapping.code)
+
+
+def list_mappings(session: Session) -> list[LabColumnMapping]:
+    return list(session.scalars(select(LabColumnMapping).order_by(LabColumnMapping.code)))
+
+
+# --- reading the file -----------------------------------------------------------------------------
+
+
+class _HashingReader(io.RawIOBase):
+    """A binary stream that hashes every byte read through it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        if not data:
+            return 0
+        n = len(data)
+        buffer[:n] = data
+        self.sha256.update(data)
+        self.size += n
+        return n
+
+
+def _encoding_of(head: bytes, declared: str | None) -> str:
+    if declared:
+        return declared
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
+def _delimiter_of(header: str, declared: str | None) -> str:
+    if declared:
+        return declared
+    counts = {sep: header.count(sep) for sep in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ","
+
+
+def _folded_header(name: str) -> str:
+    return name.strip().lstrip("\ufeff").strip().casefold()
+
+
+class _Source:
+    """The rows of the file as dicts of the import fields, with line numbers."""
+
+    def __init__(self, stream: IO[bytes], layout: Layout) -> None:
+        self.hasher = _HashingReader(stream)
+        buffered = io.BufferedReader(self.hasher, buffer_size=_SNIFF_BYTES)
+        encoding = _encoding_of(buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], layout.encoding)
+        self.text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
+        self.layout = layout
+        header_line = self._read_header()
+        self.delimiter = _delimiter_of(header_line, layout.delimiter)
+        header = next(csv.reader([header_line], delimiter=self.delimiter), [])
+        positions = {_folded_header(name): index for index, name in enumerate(header)}
+        self.index: dict[str, int] = {}
+        missing = []
+        for name in FIELDS:
+            wanted = layout.columns.get(name)
+            if wanted is not None and _folded_header(wanted) in positions:
+                self.index[name] = positions[_folded_header(wanted)]
+            elif name not in layout.defaults and name not in OPTIONAL_FIELDS:
+                missing.append(wanted or name)
+        if missing:
+            found = ", ".join(h.strip() for h in header) or "-"
+            names = ", ".join(missing)
+            raise InvalidInput(
+                f"Columns missing from the file's first line: {names} (found: {found}). "
+                "Use the default layout or choose the laboratory's column mapping.",
+                f"Colonnes absentes de la première ligne du fichier : {names} (trouvées : {found}). "
+                "Utilisez la disposition par défaut ou choisissez la correspondance du laboratoire.",
+                field="file")
+
+    def _read_header(self) -> str:
+        try:
+            line = self.text.readline()
+        except UnicodeDecodeError:
+            raise _encoding_error() from None
+        if not line.strip():
+            raise InvalidInput("The file is empty.", "Le fichier est vide.", field="file")
+        return line.rstrip("\r\n")
+
+    def rows(self) -> Iterator[tuple[int, dict[str, str] | None]]:
+        """(line number, fields) per non-blank row; None fields: too few columns."""
+        reader = csv.reader(self.text, delimiter=self.delimiter)
+        width = max(self.index.values(), default=-1) + 1
+        try:
+            for values in reader:
+                if not any(v.strip() for v in values):
+                    continue
+                line = reader.line_num + 1
+                if len(values) < width:
+                    yield line, None
+                    continue
+                row = {name: str(self.layout.defaults[name]) for name in self.layout.defaults}
+                for name, index in self.index.items():
+                    row[name] = values[index].strip()
+                yield line, row
+            self.text.read()  # hash any trailing bytes
+        except UnicodeDecodeError:
+            raise _encoding_error() from None
+        except csv.Error as error:
+            raise InvalidInput(f"The file is not a readable CSV file ({error}).",
+                               f"Le fichier n'est pas un CSV lisible ({error}).", field="file") from None
+
+
+def _encoding_error() -> InvalidInput:
+    return InvalidInput(
+        "The file mixes text encodings: save it as UTF-8 or latin-1 (ISO-8859-1).",
+        "Le fichier mélange des encodages de texte : enregistrez-le en UTF-8 ou latin-1 (ISO-8859-1).",
+        field="file")
+
+
+# --- reading one row --------------------------------------------------------------------------------
+
+_VIRUS_ALIASES: Final[Mapping[str, Virus]] = {
+    **{v.value.casefold(): v for v in Virus},
+    "hcmv": Virus.CMV, "cytomegalovirus": Virus.CMV,
+    "torque teno virus": Virus.TTV, "torquetenovirus": Virus.TTV,
+    "hpgv": Virus.PEGIVIRUS, "gbv-c": Virus.PEGIVIRUS, "hhv6": Virus.HHV6,
+    "adv": Virus.ADENOVIRUS, "adenovirus": Virus.ADENOVIRUS,
+}  # fmt: skip
+_SPECIMEN_ALIASES: Final[Mapping[str, Specimen]] = {
+    **{s.value.casefold(): s for s in Specimen},
+    "whole blood": Specimen.WHOLE_BLOOD, "sang total": Specimen.WHOLE_BLOOD,
+    "sang": Specimen.WHOLE_BLOOD, "st": Specimen.WHOLE_BLOOD,
+    "selles": Specimen.STOOL, "autre": Specimen.OTHER,
+}  # fmt: skip
+_DATE_FORMATS: Final = (
+    re.compile(r"(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})"),
+    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
+)
+
+
+class _RowError(Exception):
+    def __init__(self, en: str, fr: str, field: str) -> None:
+        super().__init__(en)
+        self.en, self.fr, self.field = en, fr, field
+
+
+def _virus(text: str) -> Virus:
+    virus = _VIRUS_ALIASES.get(text.strip().casefold())
+    if virus is None:
+        known = ", ".join(Virus.values())
+        raise _RowError(f"Unknown virus {text!r} (known: {known}).",
+                        f"Virus inconnu {text!r} (connus : {known}).", "virus")
+    return virus
+
+
+def _specimen(text: str) -> Specimen:
+    specimen = _SPECIMEN_ALIASES.get(text.strip().casefold().replace("_", " "),
+                                     _SPECIMEN_ALIASES.get(text.strip().casefold()))
+    if specimen is None:
+        raise _RowError(f"Unknown specimen {text!r} (plasma, whole_blood, stool, other).",
+                        f"Prélèvement inconnu {text!r} (plasma, sang total, selles, autre).", "specimen")
+    return specimen
+
+
+def _date(text: str, today: date) -> date:
+    for pattern in _DATE_FORMATS:
+        match = pattern.fullmatch(text.strip())
+        if match:
+            try:
+                day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+            except ValueError:
+                break
+            if day > today:
+                raise _RowError(f"The sampling date {text} is in the future.",
+                                f"La date de prélèvement {text} est dans le futur.", "sampled_on")
+            return day
+    raise _RowError(f"Date not understood: {text!r} (write 21/11/2026 or 2026-11-21).",
+                    f"Date non comprise : {text!r} (écrivez 21/11/2026 ou 2026-11-21).", "sampled_on")
+
+
+@dataclass(frozen=True)
+class _Known:
+    participant_id: int
+    site_id: int
+    site_code: str
+    birth: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    line: int
+    participant: _Known
+    study_number: str
+    virus: Virus
+    specimen: Specimen
+    sampled_on: date
+    assay: Assay
+    state: ResultState
+    value: Decimal | None
+    unit: LoadUnit
+    reported_as: str
+
+    @property
+    def key(self) -> tuple[int, str, str, date, int]:
+        return (self.participant.participant_id, self.virus.value, self.specimen.value,
+                self.sampled_on, self.assay.id)
+
+    def describe(self) -> str:
+        shown = f"{self.value} {self.unit}" if self.value is not None else self.state.value
+        return (f"{self.study_number} {self.virus} {self.specimen} {self.sampled_on.isoformat()} "
+                f"{shown} ({self.assay.name})")
+
+
+# --- the use case -----------------------------------------------------------------------------------
+
+
+def _require_importer(actor: Actor) -> None:
+    if actor.role is not None and actor.role not in IMPORTER_ROLES:
+        raise Forbidden("Your role does not allow importing laboratory results.",
+                        "Votre rôle ne permet pas d'importer des résultats de laboratoire.")
+
+
+class _Importer:
+    def __init__(self, session: Session, actor: Actor, summary: ImportSummary, today: date,
+                 on_row: Callable[[RowOutcome], None] | None) -> None:
+        self.session = session
+        self.actor = actor
+        self.summary = summary
+        self.today = today
+        self.on_row = on_row
+        self.participants: dict[str, _Known | None] = {}
+        self.assays = {a.name.casefold(): a for a in session.scalars(select(Assay))}
+
+    def report(self, outcome: RowOutcome) -> None:
+        self.summary.counts[outcome.kind] += 1
+        if outcome.kind is not RowKind.NEW and len(self.summary.problems) < KEPT_PROBLEMS:
+            self.summary.problems.append(outcome)
+        if self.on_row is not None:
+            self.on_row(outcome)
+
+
+    def _load_participants(self, numbers: set[str]) -> None:
+        wanted = numbers - self.participants.keys()
+        if not wanted:
+            return
+        rows = self.session.execute(
+            select(Participant.study_number, Participant.id, Participant.site_id, Site.code,
+                   Participant.birth_year, Participant.birth_month)
+            .join(Site, Site.id == Participant.site_id)
+            .where(Participant.study_number.in_(wanted))
+        ).all()
+        for number, pid, site_id, code, year, month in rows:
+            visible = self.actor.may_see_site(site_id)
+            self.participants[number] = _Known(pid, site_id, code, (year, month)) if visible else None
+        for number in wanted - {row[0] for row in rows}:
+            self.participants[number] = None
+
+    def candidate(self, line: int, row: dict[str, str]) -> _Candidate:
+        number = row["study_number"].strip().upper()
+        known = self.participants.get(number)
+        if known is None:
+            raise _RowError(f"No participant {number or '(empty)'} among your sites' participants.",
+                            f"Aucun participant {number or '(vide)'} parmi ceux de vos centres.",
+                            "study_number")
+        virus = _virus(row["virus"])
+        specimen = _specimen(row["specimen"])
+        sampled_on = _date(row["sampled_on"], self.today)
+        if (sampled_on.year, sampled_on.month) < known.birth:
+            raise _RowError(f"The sampling date {row['sampled_on']} is before the participant's birth.",
+                            f"La date de prélèvement {row['sampled_on']} précède la naissance.",
+                            "sampled_on")
+        assay = self.assays.get(row["assay"].strip().casefold())
+        if assay is None:
+            raise _RowError(f"Unknown assay {row['assay']!r}: it must be declared in trialdb first.",
+                            f"Technique inconnue {row['assay']!r} : déclarez-la d'abord dans trialdb.",
+                            "assay")
+        if assay.virus is not virus or assay.specimen is not specimen:
+            raise _RowError(
+                f"Assay {assay.name!r} measures {assay.virus} in {assay.specimen}, "
+                f"not {virus} in {specimen}.",
+                f"La technique {assay.name!r} mesure {assay.virus} dans {assay.specimen}, "
+                f"pas {virus} dans {specimen}.", "assay")
+        unit_text = row.get("unit", "").strip()
+        try:
+            unit = parse_unit(unit_text) if unit_text else assay.unit
+        except InvalidInput as error:
+            raise _RowError(error.message("en"), error.message("fr"), "unit") from None
+        if unit is not assay.unit:
+            raise _RowError(f"Assay {assay.name!r} reports in {assay.unit}, not {unit}.",
+                            f"La technique {assay.name!r} rend ses résultats en {assay.unit}, pas en {unit}.",
+                            "unit")
+        text = row["result"]
+        if len(text) > 60:
+            raise _RowError("The result is longer than 60 characters.",
+                            "Le résultat dépasse 60 caractères.", "result")
+        try:
+            parsed = parse_lab_result(text, unit, lloq=assay.lloq)
+        except InvalidInput as error:
+            raise _RowError(error.message("en"), error.message("fr"), "result") from None
+        return _Candidate(line, known, number, virus, specimen, sampled_on, assay, parsed.state,
+                          parsed.quantified_value, unit, text.strip())
+
+    def process(self, batch: list[tuple[int, dict[str, str] | None]], write_audit: bool) -> None:
+        self._load_participants({row["study_number"].strip().upper() for _, row in batch if row})
+        candidates: list[_Candidate] = []
+        outcomes: list[RowOutcome] = []
+        for line, row in batch:
+            if row is None:
+                outcomes.append(RowOutcome(line, RowKind.INVALID, "", "",
+                                           "The row has fewer columns than the header.",
+                                           "La ligne a moins de colonnes que l'en-tête."))
+                continue
+            try:
+                candidates.append(self.candidate(line, row))
+            except _RowError as error:
+                summary = " ".join(row.get(name, "") for name in FIELDS)
+                outcomes.append(RowOutcome(line, RowKind.INVALID,
+                                           row.get("study_number", "").strip().upper(), summary,
+                                           error.en, error.fr, error.field))
+        if not candidates:
+            for outcome in outcomes:
+                self.report(outcome)
+            return
+        existing = self._existing(candidates)
+        new: list[_Candidate] = []
+        for candidate in candidates:
+            outcome = self._classify(candidate, existing)
+            if outcome.kind is RowKind.NEW:
+                new.append(candidate)
+                existing.setdefault(candidate.key, []).append(
+                    (0, candidate.state, _float(candidate.value), candidate.unit, candidate.reported_as))
+            outcomes.append(outcome)
+        for outcome in sorted(outcomes, key=lambda o: o.line):
+            self.report(outcome)
+        if new:
+            self._insert(new, write_audit)
+
+    def _existing(self, candidates: list[_Candidate]
+                  ) -> dict[tuple[int, str, str, date, int], list[tuple[int, ResultState, float | None,
+                                                                            LoadUnit, str | None]]]:
+        table = cast(Table, ViralLoadResult.__table__)
+        rows = self.session.execute(
+            select(table.c.id, table.c.participant_id, table.c.virus, table.c.specimen,
+                   table.c.sampled_on, table.c.assay_id, table.c.state, table.c.value, table.c.unit,
+                   table.c.reported_as)
+            .where(table.c.participant_id.in_({c.participant.participant_id for c in candidates}),
+                   table.c.sampled_on.in_({c.sampled_on for c in candidates}),
+                   table.c.is_deleted.is_(False))
+        ).all()
+        found: dict[tuple[int, str, str, date, int], list[tuple[int, ResultState, float | None,
+                                                                  LoadUnit, str | None]]] = {}
+        for rid, pid, virus, specimen, sampled_on, assay_id, state, value, unit, reported in rows:
+            key = (pid, Virus(virus).value, Specimen(specimen).value, sampled_on, assay_id)
+            found.setdefault(key, []).append((rid, ResultState(state), value, LoadUnit(unit), reported))
+        return found
+
+    def _classify(self, c: _Candidate, existing: Mapping[tuple[int, str, str, date, int],
+                                                         list[tuple[int, ResultState, float | None,
+                                                                    LoadUnit, str | None]]]
+                  ) -> RowOutcome:
+        same_day = existing.get(c.key, [])
+        value = _float(c.value)
+        for rid, state, old_value, unit, _reported in same_day:
+            if state is c.state and unit is c.unit and old_value == value:
+                where_en = f"result #{rid}" if rid else "an earlier row of this file"
+                where_fr = f"résultat n° {rid}" if rid else "une ligne précédente du fichier"
+                return RowOutcome(c.line, RowKind.DUPLICATE, c.study_number, c.describe(),
+                                  f"Already recorded ({where_en}): nothing added.",
+                                  f"Déjà enregistré ({where_fr}) : rien n'est ajouté.")
+        if same_day:
+            rid, state, old_value, unit, reported = same_day[0]
+            shown = reported or (f"{old_value:g} {unit}" if old_value is not None else state.value)
+            where_en = f"result #{rid}" if rid else "an earlier row of this file"
+            where_fr = f"résultat n° {rid}" if rid else "une ligne précédente du fichier"
+            return RowOutcome(
+                c.line, RowKind.CONFLICT, c.study_number, c.describe(),
+                f"A different result is recorded for this participant, virus, specimen, assay and day: "
+                f"{shown!r} ({where_en}). If the laboratory amended it, correct the form with a reason.",
+                "Un autre résultat est enregistré pour ce participant, virus, prélèvement, "
+                "technique et jour : "
+                f"{shown!r} ({where_fr}). Si le laboratoire l'a corrigé, modifiez la fiche avec un motif.",
+                "result")
+        return RowOutcome(c.line, RowKind.NEW, c.study_number, c.describe())
+
+    def _insert(self, new: list[_Candidate], write_audit: bool) -> None:
+        table = cast(Table, ViralLoadResult.__table__)
+        values = [
+            {"participant_id": c.participant.participant_id, "virus": c.virus, "specimen": c.specimen,
+             "sampled_on": c.sampled_on, "assay_id": c.assay.id, "state": c.state,
+             "value": _float(c.value), "unit": c.unit, "reported_as": c.reported_as,
+             "is_complete": True}
+            for c in new
+        ]
+        if not write_audit:
+            self.session.execute(insert(table), values)
+            return
+        ids = self.session.scalars(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+        ).all()
+        entries = []
+        for rid, c in zip(ids, new, strict=True):
+            changes: dict[str, list[Any]] = {
+                       "virus": [None, c.virus.value], "specimen": [None, c.specimen.value],
+                       "sampled_on": [None, c.sampled_on.isoformat()], "assay_id": [None, c.assay.id],
+                       "state": [None, c.state.value], "unit": [None, c.unit.value],
+                       "reported_as": [None, c.reported_as], "is_complete": [None, True]}
+            if c.value is not None:
+                changes["value"] = [None, _float(c.value)]
+            entries.append(audit.Entry(
+                action="create", entity="viral_load_result", entity_id=rid,
+                study_number=c.study_number, site_code=c.participant.site_code, changes=changes,
+                reason=f"laboratory import, line {c.line}",
+            ))
+        audit.record_many(self.session, self.actor, entries)
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def import_lab_file(session: Session, actor: Actor, stream: IO[bytes], *, file_name: str,
+                    mapping: str | None = None, dry_run: bool = False, today: date | None = None,
+                    on_row: Callable[[RowOutcome], None] | None = None,
+                    batch_size: int = BATCH_SIZE) -> ImportSummary:
+    """Classify every row of a laboratory file and, unless `dry_run`, add the new ones.
+
+    Nothing is written unless the run is not a dry run and no row is invalid or
+    conflicting (see the module's docstring). The caller commits its unit of work.
+    """
+    _require_importer(actor)
+    layout = layout_for(session, mapping)
+    summary = ImportSummary(file_name=file_name[-255:], mapping_code=layout.code, dry_run=dry_run)
+    importer = _Importer(session, actor, summary, today or date.today(), on_row)
+    savepoint = session.begin_nested()
+    try:
+        source = _Source(stream, layout)
+        batch: list[tuple[int, dict[str, str] | None]] = []
+        for item in source.rows():
+            batch.append(item)
+            if len(batch) >= batch_size:
+                importer.process(batch, write_audit=not dry_run)
+                batch = []
+        importer.process(batch, write_audit=not dry_run)
+        summary.file_sha256 = source.hasher.sha256.hexdigest()
+        summary.already_imported_batch = session.scalar(
+            select(LabImportBatch.id).where(LabImportBatch.file_sha256 == summary.file_sha256)
+            .order_by(LabImportBatch.id).limit(1))
+        if dry_run or summary.blocking:
+            savepoint.rollback()
+            return summary
+        batch_row = LabImportBatch(
+            imported_by=actor.name, source_file=summary.file_name, file_sha256=summary.file_sha256,
+            mapping_code=layout.code, rows_total=summary.rows_total,
+            rows_new=summary.counts[RowKind.NEW], rows_duplicate=summary.counts[RowKind.DUPLICATE])
+        session.add(batch_row)
+        session.flush()
+        audit.record(session, actor, audit.Entry(
+            action="import", entity="lab_import_batch", entity_id=batch_row.id,
+            changes={"file_sha256": [None, summary.file_sha256],
+                     "mapping": [None, layout.code],
+                     "rows_total": [None, summary.rows_total],
+                     "rows_new": [None, summary.counts[RowKind.NEW]],
+                     "rows_duplicate": [None, summary.counts[RowKind.DUPLICATE]]},
+            reason="laboratory results import",
+        ))
+        savepoint.commit()
+        summary.committed = True
+        summary.batch_id = batch_row.id
+        return summary
+    except BaseException:
+        if savepoint.is_active:
+            savepoint.rollback()
+        raise
+
+
+def refusal(summary: ImportSummary) -> UserError:
+    """The error to show when a commit was refused because of blocking rows."""
+    invalid, conflict = summary.counts[RowKind.INVALID], summary.counts[RowKind.CONFLICT]
+    return InvalidInput(
+        f"Nothing was imported: {invalid} invalid and {conflict} conflicting row(s). "
+        "Correct the file (or the records) and import it again; a dry run lists the rows.",
+        f"Rien n'a été importé : {invalid} ligne(s) invalide(s) et {conflict} en conflit. "
+        "Corrigez le fichier (ou les fiches) et importez-le à nouveau ; un essai à blanc liste les lignes.",
+        field="file")
