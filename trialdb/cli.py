@@ -185,10 +185,10 @@ from trialdb.exports.commands import register as _register_interchange  # noqa: 
 
 _register_interchange(main)
 
+from trialdb.analysis import cli as _analysis_cli  # noqa: E402 - after main exists
 
-from trialdb.exports.commands import register as _register_interchange  # noqa: E402 - after main exists
-
-_register_interchange(main)
+main.add_command(_analysis_cli.analyze)
+main.add_command(_analysis_cli.stats)
 
 
 if __name__ == "__main__":
