@@ -1,0 +1,176 @@
+"""Entering a case report form: the checks that need the participant (dates
+against birth, D0 and other fields), soft limits, then one audited save.
+
+Everything is checked before anything is written, so a refused save leaves
+no trace but the messages, each naming its field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from trialdb.crf.definitions import FieldSpec, FormSpec
+from trialdb.crf.messages import bilingual
+from trialdb.errors import Conflict, InvalidInput
+from trialdb.models import CarTInfusion, Participant
+from trialdb.models._columns import FormRecordMixin
+from trialdb.services import records
+from trialdb.services.actor import Actor
+
+
+class FieldErrors(InvalidInput):
+    """Several fields refused at once: field -> (English, French)."""
+
+    def __init__(self, errors: Mapping[str, tuple[str, str]]) -> None:
+        super().__init__("Some fields need correcting.", "Certains champs sont à corriger.")
+        self.errors = dict(errors)
+
+    def for_language(self, language: str) -> dict[str, str]:
+        return {name: (fr if language == "fr" else en) for name, (en, fr) in self.errors.items()}
+
+
+class SoftLimitWarnings(FieldErrors):
+    """Unusual values that the user must confirm before saving."""
+
+    def __init__(self, errors: Mapping[str, tuple[str, str]]) -> None:
+        super().__init__(errors)
+        self.messages = {
+            "en": "Unusual values: check them and confirm.",
+            "fr": "Valeurs inhabituelles : vérifiez-les et confirmez.",
+        }
+
+
+def infusion_date(session: Session, participant_id: int) -> date | None:
+    """D0 of the participant, when the infusion form exists."""
+    return session.scalar(
+        select(CarTInfusion.infused_on).where(
+            CarTInfusion.participant_id == participant_id, CarTInfusion.is_deleted.is_(False)
+        )
+    )
+
+
+def _show(day: date, language_fr: bool) -> str:
+    return day.strftime("%d/%m/%Y") if language_fr else day.isoformat()
+
+
+def date_problems(form: FormSpec, values: Mapping[str, Any], participant: Participant,
+                  d0: date | None, today: date) -> dict[str, tuple[str, str]]:
+    """Dates in the future, before birth, before D0 or before another field."""
+    problems: dict[str, tuple[str, str]] = {}
+    for spec in form.fields:
+        day = values.get(spec.name)
+        if spec.kind != "date" or not isinstance(day, date):
+            continue
+        problem = _date_problem(form, spec, day, values, participant, d0, today)
+        if problem is not None:
+            problems[spec.name] = problem
+    return problems
+
+
+def _date_problem(form: FormSpec, spec: FieldSpec, day: date, values: Mapping[str, Any],
+                  participant: Participant, d0: date | None,
+                  today: date) -> tuple[str, str] | None:
+    if day > today:
+        return bilingual("date_future")
+    for anchor in spec.not_before:
+        if anchor == "birth":
+            if (day.year, day.month) < (participant.birth_year, participant.birth_month):
+                return bilingual("date_before_birth",
+                                 when=f"{participant.birth_month:02d}/{participant.birth_year}")
+        elif anchor == "d0":
+            if d0 is None:
+                return bilingual("needs_d0")
+            if day < d0:
+                en, fr = bilingual("date_before_d0", when=d0.isoformat())
+                return en, fr.replace(d0.isoformat(), _show(d0, True))
+        else:
+            other = values.get(anchor)
+            if isinstance(other, date) and day < other:
+                label = form.field(anchor).label
+                en, _ = bilingual("date_before_field", other=label.en, when=other.isoformat())
+                _, fr = bilingual("date_before_field", other=label.fr, when=_show(other, True))
+                return en, fr
+    for anchor in spec.not_after:
+        other = values.get(anchor)
+        if isinstance(other, date) and day >= other:
+            label = form.field(anchor).label
+            en, _ = bilingual("date_after_field", other=label.en, when=other.isoformat())
+            _, fr = bilingual("date_after_field", other=label.fr, when=_show(other, True))
+            return en, fr
+    return None
+
+
+def soft_limit_warnings(form: FormSpec, values: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    warnings: dict[str, tuple[str, str]] = {}
+    for spec in form.fields:
+        number = values.get(spec.name)
+        if not isinstance(number, int | float) or isinstance(number, bool):
+            continue
+        if spec.soft_maximum is not None and number > spec.soft_maximum:
+            warnings[spec.name] = bilingual("soft_above", limit=f"{spec.soft_maximum:g}")
+        elif spec.soft_minimum is not None and number < spec.soft_minimum:
+            warnings[spec.name] = bilingual("soft_below", limit=f"{spec.soft_minimum:g}")
+    return warnings
+
+
+@dataclass(frozen=True)
+class FormSave:
+    """What the person asked to save."""
+
+    values: Mapping[str, Any]
+    complete: bool = False
+    confirm_soft: bool = False
+    expected_version: int | None = None
+    reason: str | None = None
+
+
+def check_form(session: Session, form: FormSpec, participant: Participant, save: FormSave,
+               today: date | None = None) -> None:
+    """Raise FieldErrors (hard) or SoftLimitWarnings (unconfirmed) before any write."""
+    today = today or date.today()
+    problems = date_problems(form, save.values, participant,
+                             infusion_date(session, participant.id), today)
+    if problems:
+        raise FieldErrors(problems)
+    warnings = soft_limit_warnings(form, save.values)
+    if warnings and not save.confirm_soft:
+        raise SoftLimitWarnings(warnings)
+
+
+def save_form(session: Session, actor: Actor, participant: Participant, form: FormSpec,
+              save: FormSave, *, record: FormRecordMixin | None = None,
+              today: date | None = None) -> FormRecordMixin:
+    """Create or update one CRF record after every check has passed."""
+    check_form(session, form, participant, save, today)
+    if record is None:
+        if not form.repeating and existing_record(session, form, participant.id) is not None:
+            raise Conflict("This form already exists for the participant: open it to edit it.",
+                           "Cette fiche existe déjà pour ce participant : ouvrez-la pour la "
+                           "modifier.")
+        created: FormRecordMixin = records.create_record(
+            session, actor, participant, form.model, save.values, complete=save.complete)
+        return created
+    return records.update_record(session, actor, record, save.values,
+                                 expected_version=save.expected_version, reason=save.reason,
+                                 complete=save.complete)
+
+
+def existing_record(session: Session, form: FormSpec, participant_id: int) -> Any:
+    """The single record of a non-repeating form, or None."""
+    model = form.model
+    return session.scalar(select(model).where(
+        model.participant_id == participant_id, model.is_deleted.is_(False)))
+
+
+def participant_records(session: Session, form: FormSpec, participant_id: int) -> list[Any]:
+    model = form.model
+    order = [getattr(model, f.name) for f in form.fields if f.kind == "date"][:1]
+    return list(session.scalars(select(model).where(
+        model.participant_id == participant_id, model.is_deleted.is_(False)
+    ).order_by(*order, model.id)))

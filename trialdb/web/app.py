@@ -1,0 +1,70 @@
+"""The Flask application factory: wiring only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+from sqlalchemy.engine import Engine
+
+from trialdb.config import Settings, load_settings
+from trialdb.db import make_engine, make_session_factory
+
+
+class TrialdbState:
+    """What the application keeps between requests: the engine and its factories."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.read_factory = make_session_factory(engine, write=False)
+        self.write_factory = make_session_factory(engine, write=True)
+
+
+def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
+               engine: Engine | None = None) -> Flask:
+    """Build the Flask application.
+
+    `settings_or_config` is a `Settings` (from `load_settings`) or a mapping
+    of Flask configuration keys (e.g. {"TESTING": True}) applied over the
+    settings read from the environment. `engine` lets tests share theirs.
+    """
+    from trialdb.web import (
+        admin,
+        auth,
+        dashboard,
+        dictionary,
+        errors,
+        genotypes,
+        participants,
+        screening,
+        viral_loads,
+    )
+    from trialdb.web.base import install_request_hooks
+
+    if isinstance(settings_or_config, Settings):
+        settings, overrides = settings_or_config, {}
+    else:
+        settings, overrides = load_settings(), dict(settings_or_config or {})
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,  # the session's idle timeout bounds the token's life
+        IDLE_MINUTES=settings.session_idle_minutes,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.config.update(overrides)
+    app.extensions["trialdb"] = TrialdbState(settings, engine or make_engine(settings.database_url))
+    CSRFProtect(app)
+    install_request_hooks(app)
+    errors.register(app)
+    for blueprint in (auth.bp, admin.bp, dashboard.bp, participants.bp, screening.bp,
+                      viral_loads.bp, genotypes.bp, dictionary.bp):
+        app.register_blueprint(blueprint)
+    return app

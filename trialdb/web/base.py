@@ -1,0 +1,187 @@
+"""What every view shares: the request's database session, the signed-in
+user, site isolation, the idle timeout and the template helpers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from trialdb.crf.definitions import code_label
+from trialdb.errors import Forbidden, NotFound
+from trialdb.models import Participant, User
+from trialdb.services.actor import Actor
+from trialdb.vocab import ParticipantStatus, Role
+from trialdb.web.i18n import language, t
+
+F = TypeVar("F", bound=Callable[..., Any])
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ENTRY_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
+
+
+class SignedInUser(UserMixin):  # type: ignore[misc]  # flask_login ships no types
+    """The signed-in member of staff, as Flask-Login sees them."""
+
+    def __init__(self, user: User) -> None:
+        self.id = str(user.id)
+        self.email = user.email
+        self.display_name = user.display_name
+        self.role = user.role
+        self.actor = Actor.of(user)
+
+    @property
+    def may_enter_data(self) -> bool:
+        return self.role in ENTRY_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def db() -> Session:
+    """The request's session: read-only for safe methods, a writer otherwise."""
+    if "db_session" not in g:
+        state = current_app.extensions["trialdb"]
+        factory = state.read_factory if request.method in SAFE_METHODS else state.write_factory
+        g.db_session = factory()
+    return cast(Session, g.db_session)
+
+
+def commit() -> None:
+    """End the request's use case: one commit point, in the view."""
+    db().commit()
+
+
+def actor() -> Actor:
+    return cast(Actor, current_user.actor)
+
+
+def participant_or_404(study_number: str) -> Participant:
+    """The participant, only when the user may see their site (404 otherwise)."""
+    participant = db().scalar(select(Participant).where(
+        Participant.study_number == study_number.strip().upper()))
+    if participant is None or not actor().may_see_site(participant.site_id):
+        raise NotFound("No such participant.", "Participant introuvable.")
+    return participant
+
+
+def entry_required(view: F) -> F:
+    """Data entry (POST) is for coordinators, investigators, data managers, admins."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.method not in SAFE_METHODS and not current_user.may_enter_data:
+            raise Forbidden("Your role is read-only.", "Votre rôle permet la consultation seulement.")
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def admin_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_admin:
+            raise Forbidden("Only administrators manage accounts.",
+                            "Seuls les administrateurs gèrent les comptes.")
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _load_user(user_id: str) -> SignedInUser | None:
+    if not user_id.isdigit():
+        return None
+    user = db().get(User, int(user_id))
+    if user is None or not user.is_active:
+        return None
+    return SignedInUser(user)
+
+
+def _idle_timeout() -> Response | None:
+    """Sign out a session left idle longer than the setting."""
+    if request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    now = time.time()
+    seen = session.get("seen")
+    limit = current_app.config["IDLE_MINUTES"] * 60
+    if isinstance(seen, int | float) and now - seen > limit:
+        logout_user()
+        lang = language()
+        session.clear()
+        session["lang"] = lang
+        session["flash_key"] = "signed_out_idle"
+        return redirect(url_for("auth.login", next=request.full_path))
+    session["seen"] = now
+    session.permanent = True
+    return None
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()  # rolls back whatever was not committed
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_user and getattr(current_user, "is_authenticated", False):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _template_globals() -> dict[str, Any]:
+    def code(enum_class: Any, value: Any) -> str:
+        if value is None:
+            return "—"
+        return code_label(enum_class, str(getattr(value, "value", value)), language())
+
+    def flash_message() -> str | None:
+        key = session.pop("flash_key", None)
+        extra = session.pop("flash_values", None) or {}
+        return t(key, **extra) if key else None
+
+    def status_label(status: str) -> str:
+        return code_label(ParticipantStatus, status, language())
+
+    return {"t": t, "lang": language(), "code": code, "flash_message": flash_message,
+            "Role": Role, "status_label": status_label}
+
+
+def flash(key: str, **values: Any) -> None:
+    session["flash_key"] = key
+    session["flash_values"] = values
+
+
+def install_request_hooks(app: Flask) -> None:
+    login = LoginManager(app)
+    login.login_view = "auth.login"
+    login.user_loader(_load_user)
+    login.session_protection = "basic"
+
+    @login.unauthorized_handler  # type: ignore[untyped-decorator]
+    def unauthorized() -> Response:
+        if request.path.startswith("/api/") or request.is_json:
+            from flask import jsonify
+
+            response = jsonify({"error": t("please_sign_in")})
+            response.status_code = 401
+            return response
+        return redirect(url_for("auth.login", next=request.full_path))
+
+    app.before_request(_idle_timeout)
+    app.teardown_request(_close_session)
+    app.after_request(_security_headers)
+    app.context_processor(_template_globals)

@@ -1,0 +1,192 @@
+"""Interface text in French (default) and English."""
+
+from __future__ import annotations
+
+from flask import session
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+
+_TEXT: dict[str, tuple[str, str]] = {
+    # key: (French, English)
+    "app_name": ("trialdb · CMV après CAR-T", "trialdb · CMV after CAR-T"),
+    "sign_in": ("Connexion", "Sign in"),
+    "sign_out": ("Déconnexion", "Sign out"),
+    "email": ("Adresse électronique", "E-mail address"),
+    "password": ("Mot de passe", "Password"),
+    "bad_credentials": ("Adresse ou mot de passe incorrect.", "Wrong e-mail address or password."),
+    "locked": ("Trop d'échecs : compte verrouillé jusqu'à {until} (UTC).",
+               "Too many failures: account locked until {until} (UTC)."),
+    "signed_out_idle": ("Session expirée après inactivité : reconnectez-vous.",
+                        "Session expired after inactivity: sign in again."),
+    "please_sign_in": ("Connectez-vous pour accéder à cette page.",
+                       "Sign in to reach this page."),
+    "dashboard": ("Tableau de bord", "Dashboard"),
+    "new_participant": ("Nouveau participant", "New participant"),
+    "dictionary": ("Dictionnaire des données", "Data dictionary"),
+    "admin": ("Comptes", "Accounts"),
+    "site": ("Centre", "Site"),
+    "participants": ("Participants", "Participants"),
+    "participant": ("Participant", "Participant"),
+    "status": ("Statut", "Status"),
+    "total": ("Total", "Total"),
+    "empty": ("Vide", "Empty"),
+    "in_progress": ("En cours", "In progress"),
+    "complete": ("Complète", "Complete"),
+    "queried": ("Question ouverte", "Queried"),
+    "verified": ("Vérifiée", "Verified"),
+    "signed": ("Signée", "Signed"),
+    "locked_form": ("Verrouillée", "Locked"),
+    "legend": ("Légende", "Legend"),
+    "due_points": ("Charges virales CMV attendues", "CMV viral loads due"),
+    "due": ("À faire", "Due"),
+    "overdue": ("En retard", "Overdue"),
+    "window": ("Fenêtre", "Window"),
+    "time_point": ("Temps", "Time point"),
+    "nothing_due": ("Aucun prélèvement attendu ni en retard.", "Nothing due or overdue."),
+    "no_participants": ("Aucun participant dans ce centre.", "No participant at this site."),
+    "save": ("Enregistrer", "Save"),
+    "cancel": ("Annuler", "Cancel"),
+    "back": ("Retour", "Back"),
+    "add": ("Ajouter", "Add"),
+    "open": ("Ouvrir", "Open"),
+    "edit": ("Modifier", "Edit"),
+    "delete": ("Supprimer", "Delete"),
+    "delete_reason": ("Motif de la suppression", "Reason for deletion"),
+    "saved": ("Enregistré.", "Saved."),
+    "deleted": ("Supprimé.", "Deleted."),
+    "fix_errors": ("Corrigez les champs signalés : rien n'a été enregistré.",
+                   "Correct the fields flagged: nothing was saved."),
+    "confirm_needed": ("Valeurs inhabituelles : vérifiez-les, cochez la confirmation puis "
+                       "enregistrez.", "Unusual values: check them, tick the confirmation and "
+                       "save again."),
+    "part": ("Partie de l'étude", "Study part"),
+    "sex": ("Sexe", "Sex"),
+    "birth_year": ("Année de naissance", "Birth year"),
+    "birth_month": ("Mois de naissance", "Birth month"),
+    "screened_on": ("Date de pré-inclusion", "Screening date"),
+    "create_participant": ("Créer le participant", "Create the participant"),
+    "created_number": ("Participant créé : numéro {number}.", "Participant created: number {number}."),
+    "pseudonym_note": ("Aucun nom, initiales, date de naissance complète ni numéro hospitalier : "
+                       "la table de correspondance reste au centre.",
+                       "No name, initials, full date of birth or hospital number: the key stays "
+                       "at the site."),
+    "screening": ("Pré-inclusion", "Screening"),
+    "eligibility_decision": ("Décision d'éligibilité", "Eligibility decision"),
+    "eligible": ("Éligible", "Eligible"),
+    "not_eligible": ("Non éligible", "Not eligible"),
+    "pending": ("En attente", "Pending"),
+    "reasons": ("Motifs", "Reasons"),
+    "required_signatories": ("Signatures requises", "Signatures required"),
+    "recommended_signatories": ("Recommandé", "Recommended"),
+    "minor_at_consent": ("Mineur à la date du consentement", "Minor on the date of consent"),
+    "adult_at_consent": ("Majeur à la date du consentement", "Adult on the date of consent"),
+    "consent_valid": ("Consentement valide", "Consent valid"),
+    "consent_invalid": ("Consentement incomplet ou non valide", "Consent incomplete or not valid"),
+    "include": ("Inclure", "Include"),
+    "included_on": ("Date d'inclusion", "Inclusion date"),
+    "included": ("Participant inclus.", "Participant included."),
+    "inclusion_blocked": ("Inclusion possible quand l'éligibilité et le consentement le "
+                          "permettent.", "Inclusion is possible once eligibility and consent "
+                          "allow it."),
+    "forms": ("Fiches", "Forms"),
+    "records": ("fiche(s)", "record(s)"),
+    "chart_title": ("Charges virales (log10) par jour d'étude", "Viral loads (log10) by study day"),
+    "chart_empty": ("Aucune charge virale saisie.", "No viral load entered yet."),
+    "study_day": ("Jour", "Day"),
+    "enter_loads": ("Saisir des charges virales", "Enter viral loads"),
+    "loads_grid_help": ("Une ligne par résultat. Tab/Entrée pour avancer ; collez le résultat "
+                        "tel qu'imprimé (<62, ND, 1,2E+04). L'aperçu montre ce qui sera "
+                        "enregistré.", "One row per result. Tab/Enter to move on; type the "
+                        "result as printed (<62, ND, 1.2E+04). The preview shows what will be "
+                        "stored."),
+    "preview": ("Aperçu", "Preview"),
+    "save_all": ("Tout enregistrer", "Save all"),
+    "add_rows": ("Ajouter 5 lignes", "Add 5 rows"),
+    "sampled_on": ("Date", "Date"),
+    "virus": ("Virus", "Virus"),
+    "specimen": ("Prélèvement", "Specimen"),
+    "assay": ("Technique", "Assay"),
+    "result": ("Résultat imprimé", "Result as printed"),
+    "unit": ("Unité", "Unit"),
+    "state": ("État", "State"),
+    "value": ("Valeur", "Value"),
+    "log10": ("log10", "log10"),
+    "loads_saved": ("{count} résultat(s) enregistré(s).", "{count} result(s) saved."),
+    "existing_loads": ("Résultats enregistrés", "Saved results"),
+    "no_assay": ("Aucune technique n'est déclarée : demandez à un administrateur d'en créer.",
+                 "No assay is declared: ask an administrator to create one."),
+    "genes": ("Gènes séquencés", "Genes sequenced"),
+    "mutations": ("Mutations", "Mutations"),
+    "mutations_help": ("Gène et substitution, séparés par des virgules : UL54 G841A, UL97 A594V",
+                       "Gene and change, separated by commas: UL54 G841A, UL97 A594V"),
+    "susceptibility": ("Sensibilité par antiviral", "Susceptibility per drug"),
+    "not_done": ("Non fait", "Not done"),
+    "not_interpreted": ("Non rendu", "Not reported"),
+    "users": ("Comptes utilisateurs", "User accounts"),
+    "new_user": ("Nouveau compte", "New account"),
+    "display_name": ("Nom affiché", "Display name"),
+    "role": ("Rôle", "Role"),
+    "sites": ("Centres", "Sites"),
+    "all_sites": ("Accès à toute l'étude", "Study-wide access"),
+    "active": ("Actif", "Active"),
+    "inactive": ("Désactivé", "Deactivated"),
+    "deactivate": ("Désactiver", "Deactivate"),
+    "reactivate": ("Réactiver", "Reactivate"),
+    "last_login": ("Dernière connexion", "Last sign-in"),
+    "field": ("Champ", "Field"),
+    "form": ("Fiche", "Form"),
+    "type": ("Type", "Type"),
+    "label": ("Libellé", "Label"),
+    "codes": ("Codes", "Codes"),
+    "limits": ("Limites", "Limits"),
+    "soft_limits": ("Limites d'alerte", "Soft limits"),
+    "download_csv": ("Télécharger (CSV)", "Download (CSV)"),
+    "error": ("Erreur", "Error"),
+    "not_found": ("Page ou participant introuvable.", "Page or participant not found."),
+    "forbidden": ("Vous n'avez pas accès à cette action.", "You may not do this."),
+    "bad_request": ("Requête invalide.", "Bad request."),
+    "csrf": ("Le formulaire a expiré : rechargez la page et recommencez.",
+             "The form expired: reload the page and try again."),
+    "integrity": ("Ces valeurs contredisent une règle de la base de données ; rien n'a été "
+                  "enregistré. Vérifiez les dates et les champs liés.",
+                  "These values break a database rule; nothing was saved. Check dates and "
+                  "related fields."),
+    "method": ("Méthode non autorisée.", "Method not allowed."),
+    "read_only": ("Votre rôle permet la consultation seulement.", "Your role is read-only."),
+    "language": ("English", "Français"),
+    "today": ("Aujourd'hui", "Today"),
+    "d0": ("J0", "D0"),
+    "no_d0": ("Infusion non saisie", "Infusion not entered"),
+    "age": ("Âge", "Age"),
+    "years": ("ans", "years"),
+    "antiviral_courses": ("Antiviraux", "Antivirals"),
+    "reason_needed": ("Fiche complète : motif obligatoire pour la modifier.",
+                      "Complete form: a reason is required to change it."),
+    "required_mark": ("obligatoire", "required"),
+    "month_names": ("janv.,févr.,mars,avr.,mai,juin,juil.,août,sept.,oct.,nov.,déc.",
+                    "Jan,Feb,Mar,Apr,May,Jun,Jul,Aug,Sep,Oct,Nov,Dec"),
+    "choose": ("— choisir —", "— choose —"),
+    "account_saved": ("Compte enregistré.", "Account saved."),
+    "account_created": ("Compte créé.", "Account created."),
+    "showing_site": ("Centre affiché", "Site shown"),
+    "grid_title": ("État des fiches", "Form status"),
+    "tab_eligibility": ("1. Éligibilité", "1. Eligibility"),
+    "tab_consent": ("2. Consentement / non-opposition", "2. Consent / non-opposition"),
+    "no_site": ("Aucun centre ne vous est attribué.", "No site is assigned to you."),
+}
+
+
+def language() -> str:
+    lang = session.get("lang", DEFAULT_LANGUAGE)
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def t(key: str, **values: object) -> str:
+    fr, en = _TEXT.get(key, (key, key))
+    text = fr if language() == "fr" else en
+    return text.format(**values) if values else text
+
+
+def keys() -> frozenset[str]:
+    return frozenset(_TEXT)
