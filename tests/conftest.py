@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from trialdb import migrate
 from trialdb.db import make_engine
 
+os.environ.setdefault("TRIALDB_PASSWORD_HASHING", "fast")
+
 PG_ADMIN_URL = os.environ.get(
     "TRIALDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
