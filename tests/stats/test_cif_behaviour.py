@@ -167,8 +167,8 @@ def test_times_gives_right_continuous_steps() -> None:
     np.testing.assert_array_equal(frame["events"], [0, 0, 1, 0, 0, 0, 1, 0, 0, 0])
     np.testing.assert_array_equal(frame["censored"], [0, 0, 0, 0, 1, 0, 0, 0, 1, 0])
     full = cumulative_incidence(*small())
-    assert frame.loc[2.5, "variance"] == full.loc[2.0, "variance"]
-    assert frame.loc[10.0, "variance"] == full.loc[5.0, "variance"]
+    assert frame["variance"].loc[2.5] == full["variance"].loc[2.0]
+    assert frame["variance"].loc[10.0] == full["variance"].loc[5.0]
 
 
 def test_times_before_first_observation_are_zero() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -78,8 +79,7 @@ def test_delta_matches_survfit(dataset: str, group: str, cause: int) -> None:
     ref = load("survfit")
     ref = ref[(ref["dataset"] == dataset) & (ref["group"] == group) & (ref["cause"] == cause)]
     data = subset(dataset, group)
-    kwargs = {"variance": "delta"}
-    log = cumulative_incidence(data["time"], data["status"], cause, conf_type="log", **kwargs)
+    log = cumulative_incidence(data["time"], data["status"], cause, variance="delta", conf_type="log")
     at = log.reindex(ref["time"].to_numpy())
     assert not at["estimate"].isna().any()
     np.testing.assert_array_equal(at["at_risk"], ref["n_risk"])
@@ -91,7 +91,7 @@ def test_delta_matches_survfit(dataset: str, group: str, cause: int) -> None:
 
     for conf_type, suffix in (("log-log", "loglog"), ("plain", "plain")):
         other = cumulative_incidence(
-            data["time"], data["status"], cause, conf_type=conf_type, **kwargs
+            data["time"], data["status"], cause, variance="delta", conf_type=conf_type
         ).reindex(ref["time"].to_numpy())
         np.testing.assert_allclose(other["lower"], ref[f"lower_{suffix}"], rtol=1e-8, atol=1e-12)
         np.testing.assert_allclose(other["upper"], ref[f"upper_{suffix}"], rtol=1e-8, atol=1e-12)
@@ -99,7 +99,7 @@ def test_delta_matches_survfit(dataset: str, group: str, cause: int) -> None:
 
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("variance", ["aalen", "delta"])
-def test_by_group_equals_separate_fits(dataset: str, variance: str) -> None:
+def test_by_group_equals_separate_fits(dataset: str, variance: Literal["aalen", "delta"]) -> None:
     data = load(dataset)
     causes = sorted(c for c in data["status"].unique() if c > 0)
     for cause in causes:

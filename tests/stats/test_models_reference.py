@@ -168,7 +168,7 @@ def test_time_varying_cox_matches_coxph(cause: int) -> None:
 
 def test_time_varying_cox_rejects_empty_intervals() -> None:
     long = load("long").copy()
-    long.loc[0, "stop"] = long.loc[0, "start"]
+    long.at[0, "stop"] = float(long["start"].iloc[0])
     with pytest.raises(ValueError, match="start < stop"):
         time_varying_cause_specific_cox(long, "id", "start", "stop", "event", ["x1"])
 
