@@ -436,8 +436,11 @@ def forest_plot(rows: Sequence[ForestRow], *, x_label: str, width: float = FRAME
             group.add(Rect(0, yy - row_height / 2, width, row_height, fillColor=colors.HexColor(
                 "#F6F8FA"), strokeColor=None))
         group.add(_text(4, yy - 2.5, _fit(row.label, label_width - 10, TICK_FONT_SIZE)))
-        if row.estimate is None or row.lower is None or row.upper is None:
+        values = (row.estimate, row.lower, row.upper)
+        if any(v is None or not math.isfinite(v) or v <= 0 for v in values):
+            group.add(_text(label_width + 4, yy - 2.5, "n.e.", colour=MUTED))
             continue
+        assert row.estimate is not None and row.lower is not None and row.upper is not None
         lo, hi = max(row.lower, low), min(row.upper, high)
         group.add(Line(x(lo), yy, x(hi), yy, strokeColor=row.colour, strokeWidth=1.1))
         if low <= row.estimate <= high:

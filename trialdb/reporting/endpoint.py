@@ -10,6 +10,7 @@ is re-derived here.
 from __future__ import annotations
 
 import math
+from decimal import Decimal, InvalidOperation
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -161,8 +162,8 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
     horizon = settings.horizon_days
     days = [int(d) for d in definition.params.get("at_risk_days", [0, 15, 30, 45, 60, 75, 90])]
     counts = data["status"].value_counts()
-    competing = {code: int(counts.get(code, 0)) for code in sorted(STATUS_LABELS)
-                 if code not in (STATUS_CENSORED, STATUS_REACTIVATION)}
+    competing = {event.status: int(counts.get(event.status, 0))
+                 for event in settings.competing_events}
     reactivation_label = ctx.t("CMV reactivation", "Réactivation du CMV")
     death_label = ctx.t("Death without reactivation (competing)",
                         "Décès sans réactivation (compétitif)")
@@ -333,6 +334,8 @@ def _hr(table: pd.DataFrame | None, covariate: str) -> tuple[str, str, tuple[flo
         return "–", "–", None
     row = table.loc[covariate]
     values = (float(row["hr"]), float(row["lower"]), float(row["upper"]))
+    if not all(math.isfinite(v) and 1e-6 < v < 1e6 for v in values):
+        return "n.e.", "–", None
     return (f"{values[0]:.2f} ({values[1]:.2f}–{values[2]:.2f})", p_value(float(row["p"])),
             values)
 
@@ -400,9 +403,11 @@ def risk_factors(ctx: ReportContext, definition: SectionDefinition) -> list[Flow
                    widths=[FRAME_WIDTH * 0.34, FRAME_WIDTH * 0.22, FRAME_WIDTH * 0.11,
                            FRAME_WIDTH * 0.22, FRAME_WIDTH * 0.11], font_size=7.4),
         p(ctx.t("Cause-specific Cox model (Efron ties; competing events censored) and Fine–Gray "
-                "subdistribution hazards model, same covariates and participants.",
+                "subdistribution hazards model, same covariates and participants. n.e.: not "
+                "estimable (no event in a category, or an unbounded interval).",
                 "Modèle de Cox cause-spécifique (ex aequo d'Efron ; événements compétitifs "
-                "censurés) et modèle de Fine–Gray, mêmes covariables et participants."),
+                "censurés) et modèle de Fine–Gray, mêmes covariables et participants. n.e. : non "
+                "estimable (aucun événement dans une catégorie, ou intervalle non borné)."),
           "caption"),
     ]
     if forest:
@@ -456,12 +461,22 @@ def refractory_table(ctx: ReportContext) -> list[Flowable]:
     ]
 
 
+def _plain(value: Any) -> str:
+    """A setting as typed in forms/study.yaml (1000, not 1E+3)."""
+    if isinstance(value, str):
+        try:
+            return format(Decimal(value), "f")
+        except InvalidOperation:
+            return value
+    return str(value)
+
+
 def settings_table(ctx: ReportContext) -> list[Flowable]:
     endpoint = endpoint_data(ctx)
     settings = endpoint.dataset.settings if endpoint else load_endpoint_settings()
     rows = []
     for key, value in settings.as_json_dict().items():
-        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        shown = ", ".join(str(v) for v in value) if isinstance(value, list) else _plain(value)
         rows.append([key, shown])
     return [
         p(ctx.t("Endpoint settings", "Paramètres du critère"), "h2"),

@@ -155,6 +155,7 @@ class Recruitment:
     withdrawn: int = 0
     data_excluded: int = 0
     analysable: int = 0
+    eligible_not_consented: int = 0
     failure_reasons: Counter[str] = field(default_factory=Counter)
     inclusions_by_site: dict[str, list[date]] = field(default_factory=dict)
     included_by_part: Counter[str] = field(default_factory=Counter)
@@ -177,6 +178,8 @@ def recruitment(people: Sequence[ParticipantFacts]) -> Recruitment:
         if person.status is ParticipantStatus.SCREEN_FAILURE:
             out.screen_failures += 1
             out.failure_reasons.update(person.failed_criteria or ("unspecified",))
+            if person.decision == "eligible":
+                out.eligible_not_consented += 1
         elif person.status is ParticipantStatus.SCREENING:
             out.still_screening += 1
         if person.status is ParticipantStatus.WITHDRAWN:

@@ -17,7 +17,7 @@ from trialdb.reporting import endpoint as endpoint_sections
 from trialdb.reporting.context import ReportContext, utc_text
 from trialdb.reporting.definitions import ReportDefinition, SectionDefinition, load_report, text
 from trialdb.reporting.document import DocumentInfo, build_pdf, table_of_contents
-from trialdb.reporting.styles import FRAME_WIDTH, SERIES, VIRUS_COLOURS, styles
+from trialdb.reporting.styles import ACCENT, FRAME_WIDTH, VIRUS_COLOURS, styles
 from trialdb.reporting.tables import (
     data_table,
     key_value_table,
@@ -146,7 +146,7 @@ def cover(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable]:
 @section("contents")
 def contents(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable]:
     title = p(ctx.text(definition.title, "Contents", "Sommaire"), "h1")
-    title._no_toc = True  # noqa: SLF001 - flag read by the document template
+    title._no_toc = True  # flag read by the document template
     return [title, table_of_contents(), PageBreak()]
 
 
@@ -166,7 +166,7 @@ def recruitment(ctx: ReportContext, definition: SectionDefinition) -> list[Flowa
         charts.FlowBox(ctx.t("Screened", "Pré-inclus"), stats.screened),
         charts.FlowBox(ctx.t("Eligible", "Éligibles"), stats.eligible),
         charts.FlowBox(ctx.t("Included", "Inclus"), stats.included),
-        charts.FlowBox(ctx.t("Analysed", "Analysés"), stats.analysable),
+        charts.FlowBox(ctx.t("Data analysable", "Données analysables"), stats.analysable),
     ]
     side: list[charts.FlowBox | None] = [
         charts.FlowBox(ctx.t("Not eligible or pending", "Non éligibles ou en attente"),
@@ -177,7 +177,10 @@ def recruitment(ctx: ReportContext, definition: SectionDefinition) -> list[Flowa
         charts.FlowBox(ctx.t("Eligible, not included", "Éligibles non inclus"),
                        max(not_included, 0),
                        [(ctx.t("Still in screening", "Encore en pré-inclusion"),
-                         stats.still_screening)]),
+                         stats.still_screening),
+                        (ctx.t("Consent or non-opposition incomplete",
+                               "Consentement ou non-opposition incomplet"),
+                         stats.eligible_not_consented)]),
         charts.FlowBox(ctx.t("Withdrawn, data excluded", "Retrait, données exclues"),
                        stats.data_excluded) if stats.data_excluded else None,
     ]
@@ -428,8 +431,7 @@ def persistent_viruses(ctx: ReportContext, definition: SectionDefinition) -> lis
             if v == virus.value:
                 per_point.setdefault(name, {True: [], False: []})[pid in reactivated].append(value)
         for flag, name, colour in ((True, with_label, VIRUS_COLOURS["CMV"]),
-                                   (False, without_label, VIRUS_COLOURS.get(virus.value,
-                                                                            SERIES[0]))):
+                                   (False, without_label, ACCENT)):
             days, med, q1, q3 = [], [], [], []
             for point in schedule:
                 summary = facts.median_iqr(per_point.get(point.name, {}).get(flag, []))

@@ -83,7 +83,7 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *,
         style = right_style if column >= numeric_from else cell_style
         return Paragraph(escape(value), style)
 
-    head = [Paragraph(escape(h), sheet.cell_head.clone(
+    head = [Paragraph(escape(h).replace("\n", "<br/>"), sheet.cell_head.clone(
         "head_right", alignment=2) if i >= numeric_from else sheet.cell_head)
         for i, h in enumerate(header)]
     body = [[cell(v, i) for i, v in enumerate(row)] for row in rows]
