@@ -181,6 +181,22 @@ def demo(count: int, seed: int) -> None:
     click.echo(summary)
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", "demo_mode", is_flag=True,
+              help="Serve a fresh SQLite demo database (instance/demo.sqlite3) with demo accounts.")
+@click.option("--participants", "count", default=120, show_default=True, type=int,
+              help="Demo cohort size (with --demo).")
+@click.option("--seed", default=2024, show_default=True, type=int, help="Demo seed (with --demo).")
+@user_errors
+def serve(host: str, port: int, demo_mode: bool, count: int, seed: int) -> None:
+    """Run the web application (development server; production: see README)."""
+    from trialdb.web.serve import run
+
+    run(host=host, port=port, demo=demo_mode, participants=count, seed=seed)
+
+
 from trialdb.exports.commands import register as _register_interchange  # noqa: E402 - after main exists
 
 _register_interchange(main)
