@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from trialdb.errors import Unavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -70,8 +73,50 @@ def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
+def is_unavailable(error: DBAPIError) -> bool:
+    """A lock that did not clear in time, or a lost connection: not the user's data."""
+    if error.connection_invalidated:
+        return True
+    text = str(error.orig).lower()
+    return any(sign in text for sign in (
+        "database is locked", "database is busy", "could not connect", "connection refused",
+        "server closed the connection", "terminating connection", "the database system is",
+        "connection is closed", "consuming input failed",
+    ))
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    with factory() as session, session.begin():
-        yield session
+    """One transaction: commit on success, roll back on any error.
+
+    A busy or unreachable database becomes `Unavailable` (503), with nothing
+    written, so callers can tell the user to try again.
+    """
+    try:
+        with factory() as session, session.begin():
+            yield session
+    except DBAPIError as error:
+        if is_unavailable(error):
+            raise Unavailable() from error
+        raise
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new ascending values of `table.id`, for a bulk INSERT without RETURNING.
+
+    SQLite cannot return the ids of a multi-row INSERT in the order of its
+    rows, so bulk writers choose them first. PostgreSQL draws them from the
+    column's sequence; SQLite continues after the highest id, which is safe
+    because a writer holds the database's write lock until it commits.
+    """
+    if count <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        drawn = session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                 "FROM generate_series(1, :count)"),
+            {"table": table.name, "count": count},
+        )
+        return sorted(drawn)
+    highest = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(highest + 1, highest + 1 + count))

@@ -39,3 +39,16 @@ class Forbidden(UserError):
 
 class Conflict(UserError):
     status = 409
+
+
+class Unavailable(UserError):
+    """The database is busy or unreachable: nothing was saved, try again."""
+
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is busy or unreachable: nothing was saved. Try again in a moment.",
+            "La base de données est occupée ou injoignable : rien n'a été enregistré. "
+            "Réessayez dans un instant.",
+        )
