@@ -59,7 +59,7 @@ __all__ = [
     "kaplan_meier_complement",
 ]
 
-COLUMNS = (
+COLUMNS: tuple[str, ...] = (
     "at_risk",
     "events",
     "events_competing",
@@ -71,6 +71,7 @@ COLUMNS = (
     "upper",
     "event_free_survival",
 )
+"""Columns of every frame returned by :func:`cumulative_incidence`."""
 
 
 def _safe_divide(num: FloatArray, den: FloatArray) -> FloatArray:
@@ -231,6 +232,7 @@ def _estimate_table(
         },
         index=pd.Index(times, name="time"),
     )
+    assert tuple(frame.columns) == COLUMNS
     return frame
 
 
