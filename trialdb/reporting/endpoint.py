@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal, InvalidOperation
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,8 +21,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak
 from sqlalchemy import select
 
-from trialdb.analysis.dataset import TimeToEventDataset, build_time_to_event
-from trialdb.analysis.loading import load_cohort
+from trialdb.analysis.dataset import TimeToEventDataset, build_time_to_event, long_data
+from trialdb.analysis.day90 import Day90Analysis, GroupComparison, ModelResult, day90_analysis
+from trialdb.analysis.loading import count_withdrawn_data_excluded, load_cohort
 from trialdb.models import Site
 from trialdb.reporting import charts
 from trialdb.reporting.context import ReportContext
@@ -31,9 +31,6 @@ from trialdb.reporting.definitions import SectionDefinition, text
 from trialdb.reporting.styles import CMV, DEATH, FRAME_WIDTH, NAVY, SERIES
 from trialdb.reporting.tables import data_table, markup, n_percent, p, p_value, percent, percent_ci
 from trialdb.stats import cumulative_incidence
-from trialdb.stats._models import LowEventsPerVariableWarning
-from trialdb.stats.cox import cause_specific_cox
-from trialdb.stats.finegray import fine_gray
 from trialdb.stats.grays import grays_test
 from trialdb.study.endpoint_settings import (
     STATUS_CENSORED,
@@ -67,7 +64,7 @@ class Day90:
 
 
 def day90_estimate(data: pd.DataFrame, horizon: int) -> Day90:
-    """The day-90 cumulative incidence of CMV reactivation (Aalen–Johansen, log-log CI)."""
+    """Cumulative incidence of CMV reactivation at the horizon within a subgroup."""
     table = cumulative_incidence(data["time"].to_numpy(), data["status"].to_numpy(),
                                  event_of_interest=STATUS_REACTIVATION, times=[horizon])
     row = table.iloc[0]
@@ -78,32 +75,57 @@ def day90_estimate(data: pd.DataFrame, horizon: int) -> Day90:
 @dataclass
 class EndpointData:
     dataset: TimeToEventDataset
-    data: pd.DataFrame  # the analysis set within the report's scope
-    prevalent: pd.DataFrame
+    analysis: Day90Analysis  # what `trialdb analyze --json` prints, on the report's scope
     day90: Day90 | None
+
+    @property
+    def data(self) -> pd.DataFrame:
+        return self.dataset.data
+
+    @property
+    def prevalent(self) -> pd.DataFrame:
+        return self.dataset.prevalent
 
     @property
     def settings_hash(self) -> str:
         return self.dataset.settings_hash
 
 
+def _in_sites(frame: pd.DataFrame, codes: set[str]) -> pd.DataFrame:
+    if not len(frame):
+        return frame
+    kept = frame[frame["site_code"].isin(sorted(codes))].reset_index(drop=True)
+    kept.attrs.update(frame.attrs)
+    return kept
+
+
 def endpoint_data(ctx: ReportContext) -> EndpointData | None:
-    """The analysis dataset for the report's scope (computed once per report)."""
+    """The primary analysis for the report's scope (computed once per report).
+
+    The same calls as `trialdb.analysis.day90.run_day90_analysis`, so the
+    whole-study report prints the numbers of `trialdb analyze --json`; a site
+    report runs the same analysis on its site's rows.
+    """
     if "endpoint" in ctx.cache:
         return ctx.cache["endpoint"]  # type: ignore[no-any-return]
     settings = load_endpoint_settings()
-    dataset = build_time_to_event(load_cohort(ctx.session), settings)
-    data, prevalent = dataset.data, dataset.prevalent
+    cohort = load_cohort(ctx.session)
+    dataset = build_time_to_event(
+        cohort, settings, withdrawn_data_excluded=count_withdrawn_data_excluded(ctx.session))
     if ctx.scope.site_ids is not None:
         codes = set(ctx.session.scalars(select(Site.code).where(
             Site.id.in_(sorted(ctx.scope.site_ids)))))
-        if len(data):
-            data = data[data["site_code"].isin(codes)]
-        if len(prevalent):
-            prevalent = prevalent[prevalent["site_code"].isin(codes)]
-    data = data.reset_index(drop=True)
-    day90 = day90_estimate(data, settings.horizon_days) if len(data) else None
-    result = EndpointData(dataset, data, prevalent, day90)
+        dataset = replace(dataset, data=_in_sites(dataset.data, codes),
+                          prevalent=_in_sites(dataset.prevalent, codes))
+    analysis = day90_analysis(dataset, long_data(cohort, dataset))
+    d90 = analysis.d90
+    day90 = None
+    if d90.get("estimate") is not None:
+        day90 = Day90(analysis.horizon_days, float(d90["estimate"] or 0.0),
+                      math.nan if d90["lower"] is None else float(d90["lower"]),
+                      math.nan if d90["upper"] is None else float(d90["upper"]),
+                      analysis.n, analysis.events.get(STATUS_LABELS[STATUS_REACTIVATION], 0))
+    result = EndpointData(dataset, analysis, day90)
     ctx.cache["endpoint"] = result
     return result
 
@@ -229,7 +251,7 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
                 + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(exclusions.items()))
                    or "aucun") + "."), "caption"),
     ]
-    story += _subgroups(ctx, definition, data, horizon)
+    story += _subgroups(ctx, definition, data, horizon, endpoint.analysis.group_tests)
     story.append(PageBreak())
     return story
 
@@ -245,7 +267,7 @@ def _status_name(ctx: ReportContext, code: int) -> str:
 
 
 def _subgroups(ctx: ReportContext, definition: SectionDefinition, data: pd.DataFrame,
-               horizon: int) -> list[Flowable]:
+               horizon: int, endpoint_tests: Sequence[GroupComparison]) -> list[Flowable]:
     variables = definition.params.get("subgroups", [])
     if not variables:
         return []
@@ -264,7 +286,11 @@ def _subgroups(ctx: ReportContext, definition: SectionDefinition, data: pd.DataF
         distinct = sorted(groups.unique(), key=lambda v: list(labels).index(v)
                           if v in labels else len(labels))
         test_text = "–"
-        if len(distinct) >= 2 and int((subset["status"] == STATUS_REACTIVATION).sum()) > 0:
+        known_test = next((g for g in endpoint_tests if g.variable == column), None)
+        if known_test is not None and known_test.p_value is not None:
+            test_text = ctx.t(f"Gray's test p = {p_value(known_test.p_value)}",
+                              f"test de Gray p = {p_value(known_test.p_value)}")
+        elif len(distinct) >= 2 and int((subset["status"] == STATUS_REACTIVATION).sum()) > 0:
             result = grays_test(subset["time"].to_numpy(), subset["status"].to_numpy(),
                                 groups.to_numpy(), event_of_interest=STATUS_REACTIVATION)
             test_text = ctx.t(f"Gray's test p = {p_value(result.p_value)}",
@@ -314,22 +340,8 @@ def _subgroups(ctx: ReportContext, definition: SectionDefinition, data: pd.DataF
 
 # --- risk factors --------------------------------------------------------------------------
 
-def _fit(model: Callable[..., pd.DataFrame], data: pd.DataFrame,
-         covariates: list[str]) -> tuple[pd.DataFrame | None, str | None, bool]:
-    """(table, error, low events-per-variable warning) of one model."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", LowEventsPerVariableWarning)
-        try:
-            table = model(data, "time", "status", event_of_interest=STATUS_REACTIVATION,
-                          covariates=covariates)
-        except (ValueError, np.linalg.LinAlgError) as error:
-            return None, str(error), False
-    low_epv = any(issubclass(w.category, LowEventsPerVariableWarning) for w in caught)
-    return table, None, low_epv
-
-
-def _hr(table: pd.DataFrame | None, covariate: str) -> tuple[str, str, tuple[float, float, float]
-                                                            | None]:
+def _hr(table: pd.DataFrame | None, covariate: str
+        ) -> tuple[str, str, tuple[float, float, float] | None]:
     if table is None or covariate not in table.index:
         return "–", "–", None
     row = table.loc[covariate]
@@ -340,61 +352,59 @@ def _hr(table: pd.DataFrame | None, covariate: str) -> tuple[str, str, tuple[flo
             values)
 
 
+def _model(analysis: Day90Analysis, name: str) -> ModelResult | None:
+    return next((m for m in analysis.models if m.name == name), None)
+
+
 @section("risk_factors")
 def risk_factors(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable]:
     endpoint = endpoint_data(ctx)
     title = p(ctx.text(definition.title, "Risk factors", "Facteurs de risque"), "h1")
     if endpoint is None or not len(endpoint.data):
         return [title, p(ctx.t("No data.", "Pas de données.")), PageBreak()]
-    spec = definition.params.get("covariates", [])
-    covariates = [str(c["column"]) for c in spec if str(c["column"]) in endpoint.data.columns]
     names = {str(c["column"]): text(c["label"], f"covariates.{c['column']}").get(ctx.language)
-             for c in spec}
-    data = endpoint.data
-    complete = data.dropna(subset=covariates)
-    # A covariate constant in the complete cases cannot be estimated: leave it out, and say so.
-    constant = [c for c in covariates if complete[c].nunique() < 2]
-    used = [c for c in covariates if c not in constant]
-    events = int((complete["status"] == STATUS_REACTIVATION).sum())
-    cox, cox_error, cox_epv = _fit(cause_specific_cox, complete, used) if used else (
-        None, "no covariate", False)
-    fg, fg_error, fg_epv = _fit(fine_gray, complete, used) if used else (None, "no covariate", False)
-    rows, forest = [], []
-    for covariate in used:
-        cox_text, cox_p, cox_values = _hr(cox, covariate)
-        fg_text, fg_p, fg_values = _hr(fg, covariate)
-        rows.append([names.get(covariate, covariate), cox_text, cox_p, fg_text, fg_p])
-        label = names.get(covariate, covariate)
-        forest.append(charts.ForestRow(f"{label} — CS", *(cox_values or (None, None, None)),
-                                       colour=CMV))
-        forest.append(charts.ForestRow(f"{label} — FG", *(fg_values or (None, None, None)),
-                                       colour=NAVY))
-    epv = events / len(used) if used else 0.0
-    story: list[Flowable] = [
-        title,
-        p(ctx.t(
-            f"Multivariable models of CMV reactivation on {len(complete)} participants with "
-            f"every covariate recorded ({len(data) - len(complete)} left out for a missing "
-            f"value), {events} reactivations, {len(used)} covariates.",
-            f"Modèles multivariables de la réactivation du CMV sur {len(complete)} participants "
-            f"dont toutes les covariables sont renseignées ({len(data) - len(complete)} exclus "
-            f"pour une valeur manquante), {events} réactivations, {len(used)} covariables.")),
-    ]
-    if cox_epv or fg_epv or (used and epv < 10):
+             for c in definition.params.get("covariates", [])}
+    cox = _model(endpoint.analysis, "cause_specific_cox")
+    fg = _model(endpoint.analysis, "fine_gray")
+    tv = _model(endpoint.analysis, "time_varying_cause_specific_cox")
+    story: list[Flowable] = [title]
+    if cox is None or fg is None:
+        return [*story, p(ctx.t("The models were not run.", "Les modèles n'ont pas été ajustés.")),
+                PageBreak()]
+    used = cox.covariates
+    epv = cox.n_events / len(used) if used else 0.0
+    story.append(p(ctx.t(
+        f"Multivariable models of CMV reactivation on {cox.n} participants with every covariate "
+        f"recorded ({len(endpoint.data) - cox.n} left out for a missing value), {cox.n_events} "
+        f"reactivations, {len(used)} covariates.",
+        f"Modèles multivariables de la réactivation du CMV sur {cox.n} participants dont toutes "
+        f"les covariables sont renseignées ({len(endpoint.data) - cox.n} exclus pour une valeur "
+        f"manquante), {cox.n_events} réactivations, {len(used)} covariables.")))
+    if used and epv < 10:
         story.append(p(ctx.t(
             f"Caution: {epv:.1f} events per variable (fewer than 10). Estimates may be biased "
             "and their intervals unreliable; read them as exploratory.",
             f"Attention : {epv:.1f} événements par variable (moins de 10). Les estimations "
             "peuvent être biaisées et leurs intervalles peu fiables : à lire comme "
             "exploratoires."), "caveat"))
-    for model, error in ((ctx.t("Cause-specific Cox", "Cox cause-spécifique"), cox_error),
-                         ("Fine–Gray", fg_error)):
-        if error:
-            story.append(p(ctx.t(f"{model} model not estimable: {error}",
-                                 f"Modèle {model} non estimable : {error}"), "caveat"))
-    if constant:
+    for model in (cox, fg, tv):
+        if model is not None and model.error:
+            story.append(p(ctx.t(f"{model.name}: not estimable ({model.error}).",
+                                 f"{model.name} : non estimable ({model.error})."), "caveat"))
+    dropped = sorted(set(cox.dropped) | set(fg.dropped))
+    if dropped:
         story.append(p(ctx.t("Left out (no variation): ", "Exclues (sans variation) : ")
-                       + ", ".join(names.get(c, c) for c in constant) + ".", "caption"))
+                       + ", ".join(names.get(c, c) for c in dropped) + ".", "caption"))
+    rows, forest = [], []
+    for covariate in used:
+        cox_text, cox_p, cox_values = _hr(cox.table, covariate)
+        fg_text, fg_p, fg_values = _hr(fg.table, covariate)
+        label = names.get(covariate, covariate)
+        rows.append([label, cox_text, cox_p, fg_text, fg_p])
+        forest.append(charts.ForestRow(f"{label} — CS", *(cox_values or (None, None, None)),
+                                       colour=CMV))
+        forest.append(charts.ForestRow(f"{label} — FG", *(fg_values or (None, None, None)),
+                                       colour=NAVY))
     story += [
         data_table([ctx.t("Covariate", "Covariable"),
                     ctx.t("Cause-specific HR (95% CI)", "HR cause-spécifique (IC 95 %)"), "p",
@@ -419,6 +429,24 @@ def risk_factors(ctx: ReportContext, definition: SectionDefinition) -> list[Flow
             p(ctx.t("Figure. Forest plot of both models (squares: estimates; lines: 95% CI).",
                     "Figure. Forest plot des deux modèles (carrés : estimations ; traits : "
                     "IC 95 %)."), "caption"),
+        ]
+    if tv is not None and tv.table is not None:
+        tv_rows = []
+        for covariate in tv.covariates:
+            hr_text, hr_p, _ = _hr(tv.table, covariate)
+            tv_rows.append([names.get(covariate, covariate), hr_text, hr_p])
+        story += [
+            p(ctx.t("TTV load as a time-varying covariate", "Charge TTV en covariable dépendant "
+                    "du temps"), "h2"),
+            data_table([ctx.t("Covariate", "Covariable"),
+                        ctx.t("Cause-specific HR (95% CI)", "HR cause-spécifique (IC 95 %)"), "p"],
+                       tv_rows, widths=[FRAME_WIDTH * 0.5, FRAME_WIDTH * 0.3, FRAME_WIDTH * 0.2]),
+            p(ctx.t(f"Cause-specific Cox model on counting-process data: {tv.n} intervals, "
+                    f"{tv.n_events} reactivations; TTV log10 lagged by "
+                    f"{endpoint.dataset.settings.ttv_lag_days} days.",
+                    f"Modèle de Cox cause-spécifique sur données en processus de comptage : "
+                    f"{tv.n} intervalles, {tv.n_events} réactivations ; log10 TTV décalé de "
+                    f"{endpoint.dataset.settings.ttv_lag_days} jours."), "caption"),
         ]
     story.append(PageBreak())
     return story
