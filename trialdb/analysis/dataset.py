@@ -122,6 +122,7 @@ class TimeToEventDataset:
     exclusions: list[Exclusion]
     settings: EndpointSettings
     endpoints: dict[int, CmvEndpoints] = field(repr=False, default_factory=dict)
+    withdrawn_data_excluded: int = 0  # counted only: their data are never read
 
     @property
     def settings_hash(self) -> str:
@@ -129,6 +130,8 @@ class TimeToEventDataset:
 
     def exclusion_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
+        if self.withdrawn_data_excluded:
+            counts["withdrawn_data_excluded"] = self.withdrawn_data_excluded
         for item in self.exclusions:
             counts[item.reason] = counts.get(item.reason, 0) + 1
         return counts
@@ -248,8 +251,8 @@ def _endpoint_columns(ends: CmvEndpoints, d0: date) -> dict[str, Any]:
     return row
 
 
-def build_time_to_event(cohort: Sequence[ParticipantData],
-                        settings: EndpointSettings) -> TimeToEventDataset:
+def build_time_to_event(cohort: Sequence[ParticipantData], settings: EndpointSettings,
+                        *, withdrawn_data_excluded: int = 0) -> TimeToEventDataset:
     """The time-to-event dataset of the cohort under `settings` (see the module's decisions)."""
     rows: list[dict[str, Any]] = []
     prevalent_rows: list[dict[str, Any]] = []
@@ -294,6 +297,7 @@ def build_time_to_event(cohort: Sequence[ParticipantData],
         exclusions=exclusions,
         settings=settings,
         endpoints=endpoints,
+        withdrawn_data_excluded=withdrawn_data_excluded,
     )
 
 

@@ -32,7 +32,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from trialdb.analysis.dataset import TimeToEventDataset, build_time_to_event, long_data
-from trialdb.analysis.loading import load_cohort
+from trialdb.analysis.loading import count_withdrawn_data_excluded, load_cohort
 from trialdb.stats import (
     cause_specific_cox,
     cumulative_incidence,
@@ -158,6 +158,15 @@ def _fit(name: str, fitter: Any, frame: pd.DataFrame, covariates: Sequence[str],
             result.error = f"{type(error).__name__}: {error}"
     result.warnings = [str(w.message) for w in caught
                        if not issubclass(w.category, (DeprecationWarning, RuntimeWarning))]
+    is_event = complete["status"] == STATUS_REACTIVATION
+    for name in kept:
+        levels = complete[name].dropna().unique()
+        if len(levels) == 2:
+            for level in sorted(levels):
+                if not is_event[complete[name] == level].any():
+                    result.warnings.append(
+                        f"{name}: no CMV reactivation when {name} = {level:g}; its hazard ratio "
+                        "tends to 0 or infinity (monotone likelihood) and its interval is not usable")
     return result
 
 
@@ -219,7 +228,8 @@ def run_day90_analysis(session: Session, settings: EndpointSettings | None = Non
     """Read the cohort and run the primary analysis under `settings` (default: forms/study.yaml)."""
     settings = settings or load_endpoint_settings()
     cohort = load_cohort(session)
-    dataset = build_time_to_event(cohort, settings)
+    dataset = build_time_to_event(cohort, settings,
+                                  withdrawn_data_excluded=count_withdrawn_data_excluded(session))
     return day90_analysis(dataset, long_data(cohort, dataset))
 
 

@@ -6,8 +6,10 @@ assay, antiviral courses, CMV disease, corticosteroids, immune measurements),
 grouped by participant in Python: the cost does not grow with the number of
 participants. Soft-deleted records are left out. Only participants whose
 status makes them part of the analysis are read (included, completed, died,
-lost to follow-up, withdrawn); everything returned is plain values, detached
-from the session.
+lost to follow-up, withdrawn), and never those who withdrew asking for their
+data to be excluded (:func:`trialdb.services.withdrawal.excluded_from_analysis`:
+their data are not even read; :func:`count_withdrawn_data_excluded` counts
+them). Everything returned is plain values, detached from the session.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trialdb.models import (
@@ -35,6 +37,7 @@ from trialdb.models import (
     Site,
     ViralLoadResult,
 )
+from trialdb.services.withdrawal import excluded_from_analysis
 from trialdb.study.endpoints import DiseaseEpisode, FollowUpFacts, LoadResult, TherapyCourse
 from trialdb.vocab import (
     CarTProduct,
@@ -129,9 +132,17 @@ def _grouped(rows: Iterable[tuple[int, Any]]) -> dict[int, list[Any]]:
     return out
 
 
+def count_withdrawn_data_excluded(session: Session) -> int:
+    """How many participants withdrew with their data excluded (counted, never listed)."""
+    return int(session.scalar(
+        select(func.count(func.distinct(Participant.id)))
+        .where(Participant.id.in_(excluded_from_analysis()))) or 0)
+
+
 def load_cohort(session: Session, participant_ids: Sequence[int] | None = None) -> list[ParticipantData]:
     """The analysed participants (optionally only those ids), ordered by study number."""
-    chosen = select(Participant.id).where(Participant.status.in_(ANALYSED_STATUSES))
+    chosen = select(Participant.id).where(Participant.status.in_(ANALYSED_STATUSES),
+                                          Participant.id.not_in(excluded_from_analysis()))
     if participant_ids is not None:
         chosen = chosen.where(Participant.id.in_(list(participant_ids)))
     ids = chosen.scalar_subquery()
