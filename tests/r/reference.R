@@ -220,7 +220,7 @@ add_model <- function(dataset, model, cause, coef, se,
 }
 
 fit_crr <- function(dataset, d, covs, cause) {
-  z <- crr(d$time, d$status, as.matrix(d[, covs]), failcode = cause,
+  z <- crr(d$time, d$status, as.matrix(d[, covs, drop = FALSE]), failcode = cause,
            cencode = 0, gtol = 1e-12, maxiter = 100)
   # With gtol = 1e-12 crr's step-halving line search usually stops on
   # floating-point noise in the log partial likelihood before the gradient
@@ -251,6 +251,14 @@ for (cause in 1:2) {
   fit_crr("mgus2", mg, mcovs, cause)
   fit_cox("mgus2", mg, mcovs, cause, "efron")
   fit_cox("mgus2", mg, mcovs, cause, "breslow")
+}
+
+# Edge cases for crr: events and a censoring at time 0 (G(0) instead of
+# G(0-) in crr's weights), and everyone at risk failing at the last time.
+for (nm in c("zero", "alldie")) {
+  d <- data_sets[[nm]]
+  d$grpB <- as.integer(d$group == "B")
+  for (cause in 1:2) fit_crr(nm, d, "grpB", cause)
 }
 
 # ---------------------------------------------------------------- (h) counting-process data

@@ -210,3 +210,14 @@ def test_enough_events_per_variable_does_not_warn() -> None:
         warnings.simplefilter("error", LowEventsPerVariableWarning)
         fine_gray(model_data("cov"), "time", "status", 1, MODEL_SETS["cov"])
         cause_specific_cox(model_data("cov"), "time", "status", 1, MODEL_SETS["cov"])
+
+
+@pytest.mark.parametrize("dataset", ["zero", "alldie"])
+@pytest.mark.parametrize("cause", [1, 2])
+def test_fine_gray_edge_cases_match_crr(dataset: str, cause: int) -> None:
+    """Events/censoring at time 0 (crr weights with G(0)) and all failing at the end."""
+    data = load(dataset).assign(grpB=lambda d: (d["group"] == "B").astype(int))
+    ref = reference(dataset, "crr", cause)
+    fit = fine_gray(data, "time", "status", cause, ["grpB"])
+    np.testing.assert_allclose(fit["coef"], ref.loc[["grpB"], "coef"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fit["se"], ref.loc[["grpB"], "se"], rtol=1e-4, atol=0)
