@@ -95,6 +95,7 @@ def viral_load_svg(loads: list[ViralLoadResult], courses: list[AntiviralCourse],
                      f'{escape(course.drug.value)}</text>')
     parts.append(f'<text class="legend series-cmv-text" x="{WIDTH - RIGHT - 110}" y="{TOP + 10}">'
                  f'● CMV</text><text class="legend series-ttv-text" x="{WIDTH - RIGHT - 50}" '
-                 f'y="{TOP + 10}">● TTV</text>')
+                 f'y="{TOP + 10}">● TTV</text><text class="legend tick" x="{WIDTH - RIGHT - 110}" '
+                 f'y="{TOP + 24}">○ {escape(labels.get("hollow", ""))}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -139,7 +139,7 @@ def show(study_number: str) -> str:
                                                  participant.id)
         chart = viral_load_svg(loads, [c for c in courses if isinstance(c, AntiviralCourse)], d0,
                                today, {"title": t("chart_title"), "day": t("study_day"),
-                                       "lang": language()})
+                                       "lang": language(), "hollow": t("not_quantified")})
     age = age_at(participant.birth_year, participant.birth_month, today)
     forms = [(spec, statuses[spec.name], entry_url(spec, participant))
              for spec in load_forms().values()]
