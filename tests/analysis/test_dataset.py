@@ -124,7 +124,7 @@ def test_dataset_rows(db: Session) -> None:
     c.load(reactivated, 0, ND)
     c.load(reactivated, 7, ND)
     first = c.load(reactivated, 14, Q, 5000)
-    c.load(reactivated, 21, Q, 12000)
+    second = c.load(reactivated, 21, Q, 12000)
     c.load(reactivated, 10, Q, 4.0e6, virus=Virus.TTV)
     c.load(reactivated, -3, Q, 1.0e5, virus=Virus.TTV)
     records.create_record(db, SYSTEM, reactivated, AntiviralCourse, {
@@ -194,6 +194,8 @@ def test_dataset_rows(db: Session) -> None:
     assert r["lymphopenia"] == 1.0 and r["hypogammaglobulinaemia"] == 0.0
     assert r["ttv_log10_baseline"] == pytest.approx(5.0)
     assert r["cscmvi_day"] == 22 and r["cscmvi_reason"] == "pre_emptive_therapy"
+    assert r["cscmvi_source_result_ids"] == f"{first.id} {second.id}"
+    assert r["peak_source_result_ids_plasma"] == str(second.id)
     # 5000 copies/mL / 2 copies per IU = 2500 IU/mL; peak 12000 / 2 = 6000 IU/mL
     assert r["peak_log10_iu_per_ml_plasma"] == pytest.approx(math.log10(6000))
     assert math.isnan(r["peak_log10_iu_per_ml_whole_blood"])

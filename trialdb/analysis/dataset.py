@@ -19,7 +19,8 @@ Outcome columns
     settings) from :func:`trialdb.study.endpoints.time_to_event`, whose
     docstring gives the rules for ties, day 0 and censoring.
     ``source_result_ids`` names the viral-load results behind the event (or
-    behind the censoring at the last test).
+    behind the censoring at the last test); every secondary endpoint column
+    has its ``*_source_result_ids`` (ids separated by spaces).
 Baseline covariates
     Measured in the baseline window, D-7 to D0 (``BASELINE_WINDOW_DAYS``),
     the value closest to D0: lymphopenia (< 500 lymphocytes/µL),
@@ -230,24 +231,31 @@ def _ids(ids: Sequence[int]) -> str:
     return " ".join(str(i) for i in ids)
 
 
-def _endpoint_columns(ends: CmvEndpoints, d0: date) -> dict[str, Any]:
+def _endpoint_columns(ends: CmvEndpoints) -> dict[str, Any]:
     peaks = {p.specimen: p for p in ends.peaks}
     worst = ends.worst_refractory_status
+    reactivation, cscmvi, clearance = ends.reactivation, ends.clinically_significant, ends.clearance
+    decisive = [a for a in ends.refractory if a.status is worst]
     row: dict[str, Any] = {
-        "reactivation_day": NAN if ends.reactivation is None else float(ends.reactivation.day),
-        "cscmvi_day": (NAN if ends.clinically_significant is None
-                       else float(ends.clinically_significant.day)),
-        "cscmvi_reason": (None if ends.clinically_significant is None
-                          else str(ends.clinically_significant.reason)),
+        "reactivation_day": NAN if reactivation is None else float(reactivation.day),
+        "reactivation_source_result_ids": _ids(() if reactivation is None
+                                               else reactivation.source_result_ids),
+        "cscmvi_day": NAN if cscmvi is None else float(cscmvi.day),
+        "cscmvi_reason": None if cscmvi is None else str(cscmvi.reason),
+        "cscmvi_source_result_ids": "" if cscmvi is None else _ids(cscmvi.source_result_ids),
         "recurrences": len(ends.recurrences),
+        "recurrence_source_result_ids": _ids([i for r in ends.recurrences for i in r.source_result_ids]),
         "refractory_status": None if worst is None else str(worst),
-        "clearance_days": NAN if ends.clearance is None else float(ends.clearance.days_from_onset),
+        "refractory_source_result_ids": _ids([i for a in decisive[:1] for i in a.source_result_ids]),
+        "clearance_days": NAN if clearance is None else float(clearance.days_from_onset),
+        "clearance_source_result_ids": "" if clearance is None else _ids(clearance.source_result_ids),
         "not_comparable_result_ids": _ids(ends.not_comparable_result_ids),
     }
     for specimen in (Specimen.PLASMA, Specimen.WHOLE_BLOOD):
         peak = peaks.get(specimen)
         row[f"peak_log10_iu_per_ml_{specimen.value}"] = (
             NAN if peak is None else float(peak.log10_iu_per_ml))
+        row[f"peak_source_result_ids_{specimen.value}"] = "" if peak is None else _ids(peak.source_result_ids)
     return row
 
 
@@ -280,7 +288,7 @@ def build_time_to_event(cohort: Sequence[ParticipantData], settings: EndpointSet
             "status_label": STATUS_LABELS[outcome.status],
             "censoring_basis": outcome.censoring_basis,
             "source_result_ids": _ids(outcome.source_result_ids),
-            **_endpoint_columns(ends, d0),
+            **_endpoint_columns(ends),
             **baseline_covariates(data, outcome, settings),
         }
         if ends.prevalence is not None:

@@ -32,7 +32,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from trialdb.analysis.dataset import TimeToEventDataset, build_time_to_event, long_data
-from trialdb.analysis.loading import count_withdrawn_data_excluded, load_cohort
+from trialdb.analysis.loading import ParticipantData, count_withdrawn_data_excluded, load_cohort
 from trialdb.stats import (
     cause_specific_cox,
     cumulative_incidence,
@@ -224,13 +224,28 @@ def day90_analysis(dataset: TimeToEventDataset, long: pd.DataFrame | None = None
     )
 
 
-def run_day90_analysis(session: Session, settings: EndpointSettings | None = None) -> Day90Analysis:
-    """Read the cohort and run the primary analysis under `settings` (default: forms/study.yaml)."""
+@dataclass
+class AnalysisData:
+    """The cohort as read, its time-to-event dataset and its long data."""
+
+    cohort: list[ParticipantData]
+    dataset: TimeToEventDataset
+    long: pd.DataFrame
+
+
+def load_analysis_data(session: Session, settings: EndpointSettings | None = None) -> AnalysisData:
+    """Read the cohort and build both datasets under `settings` (default: forms/study.yaml)."""
     settings = settings or load_endpoint_settings()
     cohort = load_cohort(session)
     dataset = build_time_to_event(cohort, settings,
                                   withdrawn_data_excluded=count_withdrawn_data_excluded(session))
-    return day90_analysis(dataset, long_data(cohort, dataset))
+    return AnalysisData(cohort, dataset, long_data(cohort, dataset))
+
+
+def run_day90_analysis(session: Session, settings: EndpointSettings | None = None) -> Day90Analysis:
+    """Read the cohort and run the primary analysis under `settings` (default: forms/study.yaml)."""
+    data = load_analysis_data(session, settings)
+    return day90_analysis(data.dataset, data.long)
 
 
 # --- text ----------------------------------------------------------------------------------
