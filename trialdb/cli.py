@@ -206,6 +206,10 @@ from trialdb.analysis import cli as _analysis_cli  # noqa: E402 - after main exi
 main.add_command(_analysis_cli.analyze)
 main.add_command(_analysis_cli.stats)
 
+from trialdb.reporting.cli import report as _report  # noqa: E402 - after main exists
+
+main.add_command(_report)
+
 
 if __name__ == "__main__":
     main()

@@ -548,8 +548,8 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
     register_fonts()
     lanes = len(courses)
     lane_h = 11.0
-    courses_h = lanes * lane_h + (8 if lanes else 0)
-    height = plot_height + 60 + courses_h
+    courses_h = lanes * lane_h + (6 if lanes else 0)
+    height = plot_height + 64 + courses_h
     drawing = Drawing(width, height)
     group = Group()
     days = [p.day for _, _, pts in series for p in pts]
@@ -560,7 +560,7 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
     y_high = max(math.ceil(max(logs, default=4.0)), 4)
     floor = 1.0
     left = 86.0
-    bottom = 34 + courses_h
+    bottom = 40 + courses_h
     x = Scale(d_low, d_high, left, width - 10)
     y = Scale(0, y_high, bottom, bottom + plot_height)
     _axes(group, x, y, nice_ticks(d_low, d_high, 8), list(range(0, y_high + 1)),
@@ -582,7 +582,7 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
                 group.add(Circle(px, py, 2.2, fillColor=colors.white, strokeColor=colour,
                                  strokeWidth=0.9))
     for index, course in enumerate(courses):
-        yy = 34 + courses_h - 8 - (index + 1) * lane_h + 2
+        yy = 4 + (lanes - 1 - index) * lane_h
         end = course.end_day if course.end_day is not None else d_high
         group.add(Rect(x(course.start_day), yy, max(x(end) - x(course.start_day), 2), lane_h - 4,
                        fillColor=course.colour, fillOpacity=0.75, strokeColor=None))

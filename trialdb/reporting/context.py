@@ -31,6 +31,16 @@ class Provenance:
     participant_count: int | None = None
 
 
+@dataclass(frozen=True)
+class Language:
+    """Only the language: for documents that read no data (the blank CRF)."""
+
+    language: str = "en"
+
+    def t(self, en: str, fr: str) -> str:
+        return fr if self.language == "fr" else en
+
+
 @dataclass
 class ReportContext:
     session: Session

@@ -133,6 +133,9 @@ class _ReportTemplate(BaseDocTemplate):  # type: ignore[misc] - ReportLab is unt
             return
         text = flowable.getPlainText()
         key = f"h{self.seq.nextf('heading')}"
+        # An outline level may only go one deeper than the previous entry.
+        level = min(level, getattr(self, "_outline_level", -1) + 1)
+        self._outline_level = level
         self.canv.bookmarkPage(key)
         self.canv.addOutlineEntry(text, key, level=level, closed=level > 0)
         self.notify("TOCEntry", (level, text, self.page, key))

@@ -81,7 +81,7 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *,
         if isinstance(value, Paragraph):
             return value
         style = right_style if column >= numeric_from else cell_style
-        return Paragraph(escape(value), style)
+        return Paragraph(escape(value).replace("\n", "<br/>"), style)
 
     head = [Paragraph(escape(h).replace("\n", "<br/>"), sheet.cell_head.clone(
         "head_right", alignment=2) if i >= numeric_from else sheet.cell_head)
