@@ -40,6 +40,14 @@ def test_analyze_on_an_empty_database(empty_db: str, tmp_path: Path) -> None:
     assert text.exit_code == 0 and "not estimable" in text.output
 
 
+def test_analyze_on_a_database_without_schema(tmp_path: Path) -> None:
+    env = {"TRIALDB_DATABASE_URL": f"sqlite:///{tmp_path / 'blank.sqlite3'}",
+           "TRIALDB_INSTANCE_PATH": str(tmp_path)}
+    result = CliRunner().invoke(main, ["analyze"], env=env)
+    assert result.exit_code == 1
+    assert "trialdb db upgrade" in result.output and "Traceback" not in result.output
+
+
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     from trialdb.demo import load_demo

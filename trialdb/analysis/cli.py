@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from trialdb.errors import InvalidInput, UserError
 
@@ -39,6 +40,10 @@ def analyze(as_json: bool) -> None:
     except UserError as error:
         _fail(error)
         return
+    except SQLAlchemyError as error:
+        click.echo(f"error: cannot read the database ({type(error).__name__}); is it reachable and "
+                   "migrated? (trialdb db upgrade)", err=True)
+        sys.exit(1)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=False))
     else:

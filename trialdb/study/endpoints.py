@@ -29,7 +29,8 @@ One sampling day, several results
     ``settings.clearance_states`` and it does not qualify); it is *unknown*
     when no result qualifies and one is not comparable; otherwise it is a
     detection below the threshold. Unknown days are not tests: they neither
-    confirm, nor censor, nor count as surveillance.
+    confirm, nor censor, nor count as surveillance; inside a recurrence gap
+    they break it (they may hide a detection).
 Prevalent DNAemia
     A qualifying result from D-``prevalence_window_days`` to D0 inclusive. A
     detection on D0 is prevalent, never an incident event: incident
