@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -300,3 +302,69 @@ def unlock(session: Session, actor: Actor, participant: Participant, entity: str
     audit.record(session, actor, _entry("unlock", participant, entity, record_id,
                                          reason=reason.strip()))
     return review
+
+
+# --- reading the review state ---------------------------------------------------
+
+@dataclass(frozen=True)
+class RecordState:
+    """What a reviewer needs to see about one record (or the casebook)."""
+
+    entity: str
+    record_id: int
+    record: FormRecordMixin | None
+    verified_at: datetime | None
+    verified_by: str | None
+    locked_at: datetime | None
+    locked_by: str | None
+    signatures: tuple[Signature, ...]
+    open_queries: int
+
+    @property
+    def valid_signatures(self) -> tuple[Signature, ...]:
+        return tuple(s for s in self.signatures if s.invalidated_at is None)
+
+
+def record_states(session: Session, participant: Participant) -> list[RecordState]:
+    """The casebook first, then every live record of every form, with their review state."""
+    reviews = {(r.entity, r.record_id): r for r in session.scalars(
+        select(RecordReview).where(RecordReview.participant_id == participant.id))}
+    signatures: dict[tuple[str, int], list[Signature]] = {}
+    for signature in session.scalars(select(Signature).where(
+            Signature.participant_id == participant.id).order_by(Signature.id)):
+        signatures.setdefault((signature.entity, signature.record_id), []).append(signature)
+    queries: dict[tuple[str, int], int] = {}
+    for entity, record_id in session.execute(select(DataQuery.entity, DataQuery.record_id).where(
+            DataQuery.participant_id == participant.id, DataQuery.status != QueryStatus.CLOSED)):
+        queries[(entity, record_id)] = queries.get((entity, record_id), 0) + 1
+
+    def state(entity: str, record_id: int, record: FormRecordMixin | None) -> RecordState:
+        found = reviews.get((entity, record_id))
+        return RecordState(
+            entity, record_id, record,
+            found.verified_at if found else None, found.verified_by if found else None,
+            found.locked_at if found else None, found.locked_by if found else None,
+            tuple(signatures.get((entity, record_id), ())),
+            sum(queries.values()) if entity == CASEBOOK else queries.get((entity, record_id), 0),
+        )
+
+    states = [state(CASEBOOK, participant.id, None)]
+    for entity, model in form_models().items():
+        for record in session.scalars(select(model).where(
+                model.participant_id == participant.id,  # type: ignore[attr-defined]
+                model.is_deleted.is_(False)).order_by(model.id)):
+            states.append(state(entity, record.id, record))
+    return states
+
+
+def site_queries(session: Session, actor: Actor,
+                 status: QueryStatus | None = None) -> list[tuple[DataQuery, str]]:
+    """Queries of the sites the actor sees, oldest first, with the study number."""
+    statement = (select(DataQuery, Participant.study_number)
+                 .join(Participant, Participant.id == DataQuery.participant_id)
+                 .order_by(DataQuery.raised_at))
+    if not actor.all_sites:
+        statement = statement.where(Participant.site_id.in_(actor.site_ids))
+    if status is not None:
+        statement = statement.where(DataQuery.status == status)
+    return [(query, number) for query, number in session.execute(statement)]

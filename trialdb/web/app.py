@@ -39,6 +39,7 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
         errors,
         genotypes,
         participants,
+        review,
         screening,
         viral_loads,
     )
@@ -65,6 +66,6 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
     install_request_hooks(app)
     errors.register(app)
     for blueprint in (auth.bp, admin.bp, dashboard.bp, participants.bp, screening.bp,
-                      viral_loads.bp, genotypes.bp, dictionary.bp):
+                      viral_loads.bp, genotypes.bp, dictionary.bp, review.bp):
         app.register_blueprint(blueprint)
     return app
