@@ -221,3 +221,14 @@ def test_fine_gray_edge_cases_match_crr(dataset: str, cause: int) -> None:
     fit = fine_gray(data, "time", "status", cause, ["grpB"])
     np.testing.assert_allclose(fit["coef"], ref.loc[["grpB"], "coef"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(fit["se"], ref.loc[["grpB"], "se"], rtol=1e-4, atol=0)
+
+
+def test_fine_gray_warns_when_newton_does_not_converge() -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    x = rng.integers(0, 2, n)
+    status = np.where(x == 1, rng.choice([0, 1], n), rng.choice([0, 2], n))  # separation
+    data = pd.DataFrame({"t": rng.integers(1, 50, n), "s": status, "x": x})
+    with pytest.warns(UserWarning, match="did not converge"):
+        fit = fine_gray(data, "t", "s", 1, ["x"], max_iter=20)
+    assert not fit.attrs["converged"]

@@ -22,6 +22,7 @@ of ``exp(x b) / G(T_i-)``), so one evaluation costs O(n p^2).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -312,6 +313,13 @@ def fine_gray(
 
     des = _design(time, status, x)
     beta, converged, iterations = _newton(des, len(names), max_iter, tol)
+    if not converged:
+        warnings.warn(
+            f"fine_gray: Newton-Raphson did not converge in {iterations} iteration(s); "
+            "the estimates are unreliable (separation or too few events?)",
+            UserWarning,
+            stacklevel=2,
+        )
     var, _info = _sandwich(des, beta)
     table = coefficient_table(names, beta, np.sqrt(np.diag(var)), alpha)
     table.attrs.update(
