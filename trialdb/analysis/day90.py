@@ -142,7 +142,9 @@ def _fit(name: str, fitter: Any, frame: pd.DataFrame, covariates: Sequence[str],
     complete = frame.dropna(subset=cols)
     dropped = [c for c in cols if complete[c].nunique(dropna=True) < 2]
     kept = [c for c in cols if c not in dropped]
-    result = ModelResult(name, kept, dropped, n=len(complete),
+    # long data: n counts participants, not intervals
+    n = int(complete["participant_id"].nunique()) if "start" in complete else len(complete)
+    result = ModelResult(name, kept, dropped, n=n,
                          n_events=int((complete["status"] == STATUS_REACTIVATION).sum()))
     if not kept:
         result.error = "no covariate varies in the data"
