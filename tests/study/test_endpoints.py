@@ -109,6 +109,11 @@ def test_settings_refuse_typos_and_bad_values(tmp_path: Path) -> None:
     loaded = load_endpoint_settings(study)
     assert loaded.threshold_iu_per_ml == Decimal(500)
     assert loaded.recurrence_gap_days == 28  # default
+    assert loaded.as_json_dict()["threshold_iu_per_ml"] == "500"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("endpoints: [unclosed\n")
+    with pytest.raises(InvalidInput, match="Cannot read"):
+        load_endpoint_settings(broken)
 
 
 # --- judging results -----------------------------------------------------------------

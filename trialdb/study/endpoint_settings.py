@@ -117,7 +117,7 @@ class EndpointSettings:
             elif isinstance(value, StrEnum):
                 out[item.name] = value.value
             elif isinstance(value, Decimal):
-                out[item.name] = str(value.normalize())
+                out[item.name] = format(value.normalize(), "f")  # 1000, never 1E+3
             else:
                 out[item.name] = value
         return out
@@ -225,7 +225,13 @@ def settings_from_mapping(raw: Mapping[str, Any]) -> EndpointSettings:
 def load_endpoint_settings(path: Path | None = None) -> EndpointSettings:
     """The settings in ``forms/study.yaml`` (or in the study file at `path`)."""
     study_file = path or forms_dir() / STUDY_FILE
-    document = yaml.safe_load(study_file.read_text(encoding="utf-8")) or {}
+    try:
+        document = yaml.safe_load(study_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise InvalidInput(
+            en=f"Cannot read the study settings in {study_file}: {error}",
+            fr=f"Lecture des paramètres de l'étude dans {study_file} impossible : {error}",
+        ) from None
     raw = document.get("endpoints") if isinstance(document, dict) else None
     if raw is None:
         raw = {}
