@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable, PageBreak
+from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Paragraph
 
 from trialdb.crf.definitions import FieldSpec, FormSpec, code_label, load_forms
 from trialdb.reporting.context import Language, utc_text
 from trialdb.reporting.document import DocumentInfo, build_pdf, table_of_contents
-from trialdb.reporting.styles import FRAME_WIDTH
-from trialdb.reporting.tables import data_table, p
+from trialdb.reporting.styles import FRAME_WIDTH, styles
+from trialdb.reporting.tables import Cell, data_table, p
 from trialdb.reporting.versions import trialdb_version
 
 _KINDS = {
@@ -69,16 +69,17 @@ def _form(ctx: Language, form: FormSpec) -> list[Flowable]:
                 + ("fiche répétable (plusieurs par participant)." if form.repeating
                    else "une fiche par participant.")), "caption"),
     ]
+    variable_style = styles().cell_mono.clone("variable", fontSize=6.1, leading=8)
     for section in form.sections:
-        rows = []
+        rows: list[list[Cell]] = []
         for spec in section.fields:
             label = spec.label.get(ctx.language) + (" *" if spec.required else "")
             if spec.help is not None:
                 label += "\n" + spec.help.get(ctx.language)
             kind = _KINDS.get(spec.kind, (spec.kind, spec.kind))
             type_text = ctx.t(*kind) + (f" ({spec.unit})" if spec.unit else "")
-            rows.append([label, spec.name, type_text, _codes(ctx, spec), _limits(ctx, spec),
-                         "☐ ____________"])
+            rows.append([label, Paragraph(spec.name, variable_style), type_text, _codes(ctx, spec), _limits(ctx, spec),
+                         "☐ ______"])
         story += [
             p(section.title.get(ctx.language), "h2"),
             data_table([ctx.t("Question", "Question"), ctx.t("Variable", "Variable"),
@@ -86,8 +87,8 @@ def _form(ctx: Language, form: FormSpec) -> list[Flowable]:
                         ctx.t("Limits, conditions", "Limites, conditions"),
                         ctx.t("Answer", "Réponse")],
                        rows,
-                       widths=[44 * mm, 30 * mm, 24 * mm, 36 * mm, 22 * mm,
-                               FRAME_WIDTH - 156 * mm], numeric_from=9, font_size=6.8),
+                       widths=[37 * mm, 44 * mm, 22 * mm, 35 * mm, 22 * mm,
+                               FRAME_WIDTH - 160 * mm], numeric_from=9, font_size=6.8),
         ]
     return story
 
