@@ -1,0 +1,192 @@
+"""Load benchmark: the project's write path against raw DB-API executemany.
+
+For each database and size, the demo cohort is generated once (not timed),
+then:
+
+* project path: `trialdb.demo.load_cohort` into a fresh, migrated database,
+  that is `services.cohort.load_participants` per batch of 200 participants
+  (validation with the study rules, bulk ORM inserts, the chained audit rows),
+  one commit per batch;
+* raw baseline: the very rows the project path wrote, audit rows included,
+  read back and inserted into a second fresh, migrated database with the
+  driver's own `executemany`, one statement per table, one transaction.
+
+Both databases get the same sites, accounts and assays first (not timed).
+Rows per second count every row written, audit rows included. Target: the
+project path at 0.3 of the raw baseline or better.
+
+    python bench/load.py --sizes 1000,10000 --db sqlite,postgresql
+
+PostgreSQL: temporary databases on 127.0.0.1:5432 as user postgres
+(`TRIALDB_TEST_PG_URL` to change), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trialdb import migrate
+from trialdb.db import Base, make_engine
+from trialdb.demo import generate_cohort, load_cohort, load_reference_data
+
+PG_ADMIN_URL = os.environ.get(
+    "TRIALDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# Tables the cohort load writes, parents first.
+COHORT_TABLES = [
+    "participant", "eligibility_assessment", "consent_record", "serology", "car_t_infusion",
+    "clinical_course", "corticosteroid_course", "immune_measurement", "viral_load_result",
+    "antiviral_course", "cmv_disease_episode", "follow_up", "protocol_deviation",
+    "resistance_genotype", "genotype_gene", "genotype_mutation", "drug_susceptibility",
+    "audit_event",
+]
+
+
+@contextmanager
+def fresh_database(backend: str, folder: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'bench_{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    name = f"trialdb_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepared_engine(url: str) -> Engine:
+    """A migrated database holding the demo's sites, accounts and assays."""
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    load_reference_data(engine)
+    return engine
+
+
+def audit_tip(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT coalesce(max(id), 0) FROM audit_event"))
+                   .scalar_one())
+
+
+def dump_rows(engine: Engine, audit_after: int) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    """The rows the cohort load wrote, as the driver returns them."""
+    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for table in COHORT_TABLES:
+            columns = [c.name for c in Base.metadata.tables[table].columns]
+            where = f" WHERE id > {audit_after}" if table == "audit_event" else ""
+            cursor.execute(f"SELECT {', '.join(columns)} FROM {table}{where}")
+            rows[table] = (columns, [tuple(row) for row in cursor.fetchall()])
+    finally:
+        connection.close()
+    return rows
+
+
+def raw_insert(url: str, rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]]) -> float:
+    """Seconds to insert `rows` with the driver's executemany, in one transaction."""
+    if url.startswith("sqlite"):
+        connection: Any = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
+            connection.execute(f"PRAGMA {pragma}")
+        marker = "?"
+    else:
+        import psycopg
+        from psycopg.types.json import Json
+
+        connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        marker = "%s"
+        json_columns = {(table.name, c.name) for table in Base.metadata.sorted_tables
+                        for c in table.columns if c.type.__class__.__name__ == "JSON"}
+        for table, (columns, data) in rows.items():
+            positions = [i for i, c in enumerate(columns) if (table, c) in json_columns]
+            if positions:
+                rows[table] = (columns, [
+                    tuple(Json(v) if i in positions and v is not None else v
+                          for i, v in enumerate(row)) for row in data])
+    try:
+        start = time.perf_counter()
+        cursor = connection.cursor()
+        if url.startswith("sqlite"):
+            cursor.execute("BEGIN IMMEDIATE")
+        for table in COHORT_TABLES:
+            columns, data = rows[table]
+            if data:
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join([marker] * len(columns))})", data)
+        if url.startswith("sqlite"):
+            cursor.execute("COMMIT")
+        else:
+            connection.commit()
+        return time.perf_counter() - start
+    finally:
+        connection.close()
+
+
+def run(backend: str, size: int, seed: int, folder: Path) -> dict[str, float]:
+    generated = generate_cohort(size, seed)
+    with fresh_database(backend, folder) as url:
+        engine = prepared_engine(url)
+        tip = audit_tip(engine)
+        start = time.perf_counter()
+        report = load_cohort(engine, generated)
+        project_seconds = time.perf_counter() - start
+        rows = dump_rows(engine, tip)
+        engine.dispose()
+    written = sum(len(data) for _, data in rows.values())
+    assert written == report.rows, (written, report.rows)
+    with fresh_database(backend, folder) as url:
+        prepared_engine(url).dispose()
+        raw_seconds = raw_insert(url, rows)
+    return {"rows": written, "project_s": project_seconds, "raw_s": raw_seconds,
+            "project_rps": written / project_seconds, "raw_rps": written / raw_seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000",
+                        help="participants per run, comma-separated")
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both")
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    backends = args.db.split(",")
+    print(f"{'database':<11}{'participants':>13}{'rows':>10}{'project rows/s':>16}"
+          f"{'raw rows/s':>12}{'ratio':>8}")
+    worst = float("inf")
+    with tempfile.TemporaryDirectory(prefix="trialdb-bench-") as folder:
+        for backend in backends:
+            for size in sizes:
+                result = run(backend, size, args.seed, Path(folder))
+                ratio = result["project_rps"] / result["raw_rps"]
+                worst = min(worst, ratio)
+                print(f"{backend:<11}{size:>13}{result['rows']:>10.0f}"
+                      f"{result['project_rps']:>16.0f}{result['raw_rps']:>12.0f}{ratio:>8.2f}"
+                      f"   ({result['project_s']:.1f} s vs {result['raw_s']:.1f} s)", flush=True)
+    print(f"lowest ratio {worst:.2f} (target 0.30): {'met' if worst >= 0.3 else 'NOT met'}")
+    return 0 if worst >= 0.3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
