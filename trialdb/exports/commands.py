@@ -162,7 +162,42 @@ def lab_mapping_list() -> None:
                        + (f"\tdefaults: {defaults}" if defaults else ""))
 
 
+# --- exports ------------------------------------------------------------------------------------------
+
+
+@click.command("export")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder in which the bundle's folder is created.")
+@click.option("--format", "formats", default="csv,parquet,dta,sav,odm", show_default=True,
+              help="Comma-separated formats among csv, parquet, xpt, dta, sav, odm "
+                   "(xpt refuses non-ASCII text).")
+@click.option("--snapshot", "snapshot_id", type=int,
+              help="Export this snapshot (default: freeze the data now).")
+@click.option("--as", "as_email", help="Act as this account (statistician or data manager).")
+@_errors
+def export(out: Path, formats: str, snapshot_id: int | None, as_email: str | None) -> None:
+    """Export the pseudonymised analysis datasets as one bundle with its manifest."""
+    from trialdb.exports import bundle
+    from trialdb.exports.formats import parse_formats
+
+    chosen = parse_formats(formats)
+    with tqdm(total=bundle.steps_for(chosen), desc="export", unit=" step", disable=None,
+              file=sys.stderr) as bar:
+        def progress(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        with unit_of_work(_factory()) as session:
+            actor = acting_user(session, as_email, "export")
+            result = bundle.run_export(session, actor, out, chosen, snapshot_id=snapshot_id,
+                                       progress=progress)
+    rows = ", ".join(f"{name} {count}" for name, count in result.manifest["datasets"].items())
+    click.echo(f"export {result.bundle_id}: {result.directory}")
+    click.echo(f"snapshot {result.snapshot_id} ({result.manifest['snapshot']['content_hash']}), "
+               f"settings {result.manifest['endpoint_settings']['hash'][:12]}; rows: {rows}")
+
+
 def register(group: click.Group) -> None:
     """Add these commands to the `trialdb` command group."""
-    for command in (import_labs, lab_mapping):
+    for command in (import_labs, lab_mapping, export):
         group.add_command(command)
