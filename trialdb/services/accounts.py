@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from trialdb.errors import Conflict, InvalidInput, NotFound
 from trialdb.models import Site, SiteMembership, User
+from trialdb.security.passwords import is_common
 from trialdb.services import audit
 from trialdb.services.actor import Actor
 from trialdb.vocab import Role
@@ -46,6 +47,14 @@ def check_password_policy(password: str) -> None:
         raise InvalidInput(
             f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
             f"Le mot de passe doit comporter au moins {MIN_PASSWORD_LENGTH} caractères.",
+            field="password",
+        )
+    if is_common(password):
+        raise InvalidInput(
+            "This password is too common or too easy to guess: choose another one "
+            "(a phrase of several unrelated words works well).",
+            "Ce mot de passe est trop courant ou trop facile à deviner : choisissez-en un autre "
+            "(une phrase de plusieurs mots sans rapport convient bien).",
             field="password",
         )
 

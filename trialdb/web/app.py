@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from flask_wtf import CSRFProtect
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from trialdb.config import Settings, load_settings
 from trialdb.db import make_engine, make_session_factory
@@ -41,6 +43,7 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
         participants,
         review,
         screening,
+        second_factor,
         viral_loads,
     )
     from trialdb.web.base import install_request_hooks
@@ -61,11 +64,23 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.config.update(overrides)
+    _trust_proxies(app)
     app.extensions["trialdb"] = TrialdbState(settings, engine or make_engine(settings.database_url))
     CSRFProtect(app)
     install_request_hooks(app)
     errors.register(app)
     for blueprint in (auth.bp, admin.bp, dashboard.bp, participants.bp, screening.bp,
-                      viral_loads.bp, genotypes.bp, dictionary.bp, review.bp):
+                      viral_loads.bp, genotypes.bp, dictionary.bp, review.bp, second_factor.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind a reverse proxy, believe its X-Forwarded-For/-Proto/-Host headers
+    (so HTTPS is seen as HTTPS: Secure cookies, HSTS). Set TRUSTED_PROXIES in
+    the configuration or TRIALDB_TRUSTED_PROXIES in the environment to the
+    number of proxies in front of the application; 0 (the default) trusts none."""
+    count = int(app.config.get("TRUSTED_PROXIES") or os.environ.get("TRIALDB_TRUSTED_PROXIES") or 0)
+    if count > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count)

@@ -12,6 +12,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import InputRequired, Length
 
 from trialdb.services import staff
+from trialdb.web import second_factor
 from trialdb.web.base import SignedInUser, commit, db
 from trialdb.web.i18n import LANGUAGES, language, t
 
@@ -40,10 +41,17 @@ def login() -> Response | str | tuple[str, int]:
     form = LoginForm()
     error = None
     status = 200
+    if request.method == "POST" and (blocked := second_factor.throttled_answer()) is not None:
+        return blocked
     if form.validate_on_submit():
         result = staff.sign_in(db(), form.email.data or "", form.password.data or "")
         commit()  # the attempt is audited whatever its outcome
+        if result.user is None:
+            second_factor.throttle().failed(second_factor.client_address())
+        elif (next_step := second_factor.after_password(result.user)) is not None:
+            return next_step
         if result.user is not None:
+            second_factor.throttle().succeeded(second_factor.client_address())
             lang = language()
             session.clear()  # a new session at sign-in: no fixation
             session["lang"] = lang

@@ -137,9 +137,26 @@ def _security_headers(response: Response) -> Response:
     )
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if current_user and getattr(current_user, "is_authenticated", False):
+    if request.endpoint != "static":
+        # Every page but the static files may show study data: never cached. Decided
+        # without the database (the user may not be loaded, the database may be down).
         response.headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security",
+                                    "max-age=31536000; includeSubDomains")
+        _secure_cookies(response)
     return response
+
+
+def _secure_cookies(response: Response) -> None:
+    """Over HTTPS (directly or behind a trusted proxy) every cookie is Secure."""
+    cookies = response.headers.getlist("Set-Cookie")
+    if not cookies:
+        return
+    response.headers.remove("Set-Cookie")
+    for cookie in cookies:
+        flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+        response.headers.add("Set-Cookie", cookie if "secure" in flags else f"{cookie}; Secure")
 
 
 def _template_globals() -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""The TOTP second factor as use cases: who must use it, checking a code
+(failures count towards the account lock-out), enrolling and resetting.
+Like every service these take the session and never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from trialdb.db import utcnow
+from trialdb.errors import Forbidden, InvalidInput, NotFound
+from trialdb.models import Site, SiteMembership, User
+from trialdb.security import totp
+from trialdb.services import audit
+from trialdb.services.actor import Actor
+from trialdb.services.staff import LOCK_MINUTES, MAX_FAILED_LOGINS
+from trialdb.vocab import Role
+
+SECOND_FACTOR_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
+
+
+def is_required(session: Session, user: User) -> bool:
+    """Investigators, data managers and admins must use a second factor when a
+    site they work for (any site, for study-wide accounts) requires it."""
+    if user.role not in SECOND_FACTOR_ROLES:
+        return False
+    if user.all_sites:
+        query = select(exists().where(Site.requires_second_factor.is_(True)))
+    else:
+        query = select(exists().where(
+            SiteMembership.user_id == user.id, SiteMembership.site_id == Site.id,
+            Site.requires_second_factor.is_(True)))
+    return bool(session.scalar(query))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        from datetime import UTC
+
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def locked_until(user: User, now: datetime | None = None) -> datetime | None:
+    until = _aware(user.locked_until)
+    return until if until is not None and until > (now or utcnow()) else None
+
+
+def check_code(session: Session, user: User, code: str, now: datetime | None = None) -> bool:
+    """Check the code of an enrolled user. A wrong code counts as a failed
+    sign-in (audited, lock-out after MAX_FAILED_LOGINS)."""
+    now = now or utcnow()
+    if user.totp_secret is None:
+        raise InvalidInput("No second factor is enrolled.", "Aucun second facteur n'est enregistré.")
+    actor = Actor.of(user)
+    if locked_until(user, now) is not None:
+        audit.record(session, actor, audit.Entry(action="failed_login", entity="user",
+                                                 entity_id=user.id, reason="account locked"))
+        return False
+    if totp.verify(user.totp_secret, code, at=now):
+        user.failed_logins = 0
+        audit.record(session, actor, audit.Entry(action="second_factor", entity="user",
+                                                 entity_id=user.id, reason="code accepted"))
+        return True
+    _count_failure(session, user, now, "wrong second-factor code")
+    return False
+
+
+def _count_failure(session: Session, user: User, now: datetime, reason: str) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        reason += f"; locked for {LOCK_MINUTES} minutes after {user.failed_logins} failures"
+    audit.record(session, Actor.of(user), audit.Entry(
+        action="failed_login", entity="user", entity_id=user.id, reason=reason,
+        changes={"failed_logins": [user.failed_logins - 1, user.failed_logins]}))
+
+
+def enrol(session: Session, user: User, secret: str, code: str,
+          now: datetime | None = None) -> bool:
+    """Keep `secret` as the user's second factor once they have shown a code from it."""
+    now = now or utcnow()
+    if locked_until(user, now) is not None:
+        return False
+    if not totp.verify(secret, code, at=now):
+        _count_failure(session, user, now, "wrong code while enrolling a second factor")
+        return False
+    had = user.totp_secret is not None
+    user.totp_secret = secret
+    user.failed_logins = 0
+    audit.record(session, Actor.of(user), audit.Entry(
+        action="permission", entity="user", entity_id=user.id,
+        changes={"second_factor": [had, True]},
+        reason="second factor replaced" if had else "second factor enrolled"))
+    return True
+
+
+def reset(session: Session, actor: Actor, user_id: int, reason: str) -> User:
+    """An administrator removes a lost second factor; the user enrols again."""
+    if actor.role is not Role.ADMIN:
+        raise Forbidden("Only administrators manage accounts.",
+                        "Seuls les administrateurs gèrent les comptes.")
+    if not reason.strip():
+        raise InvalidInput("Give a reason.", "Indiquez un motif.", field="reason")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such account.", "Compte introuvable.")
+    if user.totp_secret is not None:
+        user.totp_secret = None
+        audit.record(session, actor, audit.Entry(
+            action="permission", entity="user", entity_id=user.id,
+            changes={"second_factor": [True, False]}, reason=reason.strip()))
+    return user
