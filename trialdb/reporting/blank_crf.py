@@ -78,8 +78,8 @@ def _form(ctx: Language, form: FormSpec) -> list[Flowable]:
                 label += "\n" + spec.help.get(ctx.language)
             kind = _KINDS.get(spec.kind, (spec.kind, spec.kind))
             type_text = ctx.t(*kind) + (f" ({spec.unit})" if spec.unit else "")
-            rows.append([label, Paragraph(spec.name, variable_style), type_text, _codes(ctx, spec), _limits(ctx, spec),
-                         "☐ ______"])
+            rows.append([label, Paragraph(spec.name, variable_style), type_text,
+                         _codes(ctx, spec), _limits(ctx, spec), "☐ ______"])
         story += [
             p(section.title.get(ctx.language), "h2"),
             data_table([ctx.t("Question", "Question"), ctx.t("Variable", "Variable"),

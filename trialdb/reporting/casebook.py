@@ -81,7 +81,7 @@ def _changes_text(changes: dict[str, list[object]] | None) -> str:
         return ""
     parts = []
     for name, pair in sorted(changes.items()):
-        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        old, new = ([*pair, None, None])[:2] if isinstance(pair, list) else (None, pair)
         parts.append(f"{name}: {old if old is not None else '∅'} → {new if new is not None else '∅'}")
     return "; ".join(parts)
 
@@ -97,9 +97,10 @@ def _load_chart(ctx: ReportContext, participant: Participant, d0: date) -> list[
         .order_by(ViralLoadResult.sampled_on, ViralLoadResult.id)).all()
     series: dict[str, list[charts.LoadPoint]] = defaultdict(list)
     for virus, sampled_on, state, value in results:
-        quantified = ResultState(state) is ResultState.QUANTIFIED and value is not None
+        log10 = (float(log10_load(value)) if ResultState(state) is ResultState.QUANTIFIED
+                 and value is not None else None)
         series[str(virus)].append(charts.LoadPoint(
-            study_day(d0, sampled_on), float(log10_load(value)) if quantified else None,
+            study_day(d0, sampled_on), log10,
             ResultState(state) is not ResultState.NOT_DETECTED))
     courses = session.execute(
         select(AntiviralCourse.drug, AntiviralCourse.indication, AntiviralCourse.started_on,

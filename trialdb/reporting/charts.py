@@ -54,8 +54,8 @@ def nice_step(span: float, target: int) -> float:
     power = 10 ** math.floor(math.log10(raw))
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * power:
-            return factor * power
-    return 10 * power
+            return float(factor * power)
+    return float(10 * power)
 
 
 def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
@@ -72,7 +72,7 @@ def nice_ticks(low: float, high: float, target: int = 5) -> list[float]:
 
 def format_tick(value: float) -> str:
     if abs(value - round(value)) < 1e-9:
-        return str(int(round(value)))
+        return str(round(value))
     return f"{value:g}"
 
 
@@ -283,7 +283,8 @@ def cumulative_counts_chart(
         first -= 1
     totals = [(label, _monthly_cumulative(days, first, last)) for label, days in series]
     overall = _monthly_cumulative(all_days, first, last)
-    y_top_value = max(overall if total_label else max((t[-1] for _, t in totals), default=1))
+    y_top_value = (max(overall, default=1) if total_label
+                   else max((t[-1] for _, t in totals if t), default=1))
     step = nice_step(y_top_value, 5)
     y_top = step * math.ceil(max(y_top_value, 1) / step)
     x = Scale(first, last, 46, width - 10)
@@ -410,8 +411,8 @@ def forest_plot(rows: Sequence[ForestRow], *, x_label: str, width: float = FRAME
     register_fonts()
     finite = [v for r in rows for v in (r.lower, r.upper, r.estimate)
               if v is not None and math.isfinite(v) and v > 0]
-    low = min(finite + [0.5])
-    high = max(finite + [2.0])
+    low = min([*finite, 0.5])
+    high = max([*finite, 2.0])
     low_exp = math.floor(math.log10(low) * 2) / 2
     high_exp = math.ceil(math.log10(high) * 2) / 2
     low, high = max(10 ** low_exp, 1e-3), min(10 ** high_exp, 1e3)
@@ -552,7 +553,7 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
     height = plot_height + 64 + courses_h
     drawing = Drawing(width, height)
     group = Group()
-    days = [p.day for _, _, pts in series for p in pts]
+    days: list[int] = [p.day for _, _, pts in series for p in pts]
     days += [c.start_day for c in courses] + [c.end_day for c in courses if c.end_day is not None]
     d_low = min(min(days, default=0), 0)
     d_high = max(max(days, default=90), 90)

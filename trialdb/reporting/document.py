@@ -20,7 +20,6 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from trialdb.reporting.versions import trialdb_version
 from trialdb.reporting.styles import (
     MUTED,
     NAVY,
@@ -31,6 +30,7 @@ from trialdb.reporting.styles import (
     register_fonts,
     styles,
 )
+from trialdb.reporting.versions import trialdb_version
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 
@@ -67,7 +67,7 @@ def _page_label(language: str, number: int, total: int) -> str:
 def _numbered_canvas(info: DocumentInfo) -> type[Canvas]:
     """A canvas that knows the page count when it draws each page's footer."""
 
-    class NumberedCanvas(Canvas):
+    class NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab is untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["invariant"] = 1
             super().__init__(*args, **kwargs)
@@ -122,7 +122,7 @@ def _decorate(canvas: Canvas, info: DocumentInfo, number: int, total: int) -> No
     canvas.restoreState()
 
 
-class _ReportTemplate(BaseDocTemplate):  # type: ignore[misc] - ReportLab is untyped
+class _ReportTemplate(BaseDocTemplate):  # type: ignore[misc]  # ReportLab is untyped
     """Registers level-0/1 headings with the table of contents and as PDF outline."""
 
     def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 - ReportLab's name

@@ -10,9 +10,9 @@ is re-derived here.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -222,8 +222,8 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
             (code, _status_name(ctx, code)) for code, n in competing.items() if n]:
         frame = cumulative_incidence(data["time"].to_numpy(), data["status"].to_numpy(),
                                      event_of_interest=cause, times=table_times)
-        ci_rows.append([name, *[percent_ci(r.estimate, r.lower, r.upper)
-                                for r in frame.itertuples()]])
+        ci_rows.append([name, *[percent_ci(float(e), float(lo), float(hi)) for e, lo, hi in
+                                frame[["estimate", "lower", "upper"]].to_numpy()]])
     story: list[Flowable] = [
         title,
         markup(headline, "body"),
@@ -344,12 +344,12 @@ def _hr(table: pd.DataFrame | None, covariate: str
         ) -> tuple[str, str, tuple[float, float, float] | None]:
     if table is None or covariate not in table.index:
         return "–", "–", None
-    row = table.loc[covariate]
-    values = (float(row["hr"]), float(row["lower"]), float(row["upper"]))
+    hr, lower, upper, p = (float(v) for v in
+                           table.loc[covariate, ["hr", "lower", "upper", "p"]].to_numpy())
+    values = (hr, lower, upper)
     if not all(math.isfinite(v) and 1e-6 < v < 1e6 for v in values):
         return "n.e.", "–", None
-    return (f"{values[0]:.2f} ({values[1]:.2f}–{values[2]:.2f})", p_value(float(row["p"])),
-            values)
+    return f"{hr:.2f} ({lower:.2f}–{upper:.2f})", p_value(p), values
 
 
 def _model(analysis: Day90Analysis, name: str) -> ModelResult | None:
@@ -401,10 +401,9 @@ def risk_factors(ctx: ReportContext, definition: SectionDefinition) -> list[Flow
         fg_text, fg_p, fg_values = _hr(fg.table, covariate)
         label = names.get(covariate, covariate)
         rows.append([label, cox_text, cox_p, fg_text, fg_p])
-        forest.append(charts.ForestRow(f"{label} — CS", *(cox_values or (None, None, None)),
-                                       colour=CMV))
-        forest.append(charts.ForestRow(f"{label} — FG", *(fg_values or (None, None, None)),
-                                       colour=NAVY))
+        for suffix, values, colour in (("CS", cox_values, CMV), ("FG", fg_values, NAVY)):
+            estimate, low, high = values or (None, None, None)
+            forest.append(charts.ForestRow(f"{label} — {suffix}", estimate, low, high, colour))
     story += [
         data_table([ctx.t("Covariate", "Covariable"),
                     ctx.t("Cause-specific HR (95% CI)", "HR cause-spécifique (IC 95 %)"), "p",

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -55,6 +55,8 @@ from trialdb.vocab import (
 )
 
 #: Statuses that mean the participant was included at some point.
+Q = TypeVar("Q")
+
 INCLUDED_STATUSES = frozenset({
     ParticipantStatus.INCLUDED, ParticipantStatus.COMPLETED, ParticipantStatus.DIED,
     ParticipantStatus.WITHDRAWN, ParticipantStatus.LOST_TO_FOLLOW_UP,
@@ -70,14 +72,12 @@ class Scope:
     site_ids: frozenset[int] | None = None
     label: str | None = None
 
-    def filter(self, query: Select[Any], column: Any) -> Select[Any]:
+    def filter(self, query: Q, column: Any) -> Q:
+        """`query` restricted to rows whose `column` (a site id) is in scope."""
         if self.site_ids is None:
             return query
-        return query.where(column.in_(sorted(self.site_ids)))
-
-
-def _participants_in(scope: Scope) -> Select[Any]:
-    return scope.filter(select(Participant.id), Participant.site_id)
+        statement: Any = query
+        return cast(Q, statement.where(column.in_(sorted(self.site_ids))))
 
 
 def disease_group(disease: Disease | None) -> str:

@@ -21,7 +21,6 @@ from trialdb.reporting.styles import ACCENT, FRAME_WIDTH, VIRUS_COLOURS, styles
 from trialdb.reporting.tables import (
     data_table,
     key_value_table,
-    markup,
     median_iqr_text,
     n_percent,
     number,
@@ -94,7 +93,7 @@ def analysable_ids(ctx: ReportContext) -> set[int]:
 
 @section("cover")
 def cover(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable]:
-    sheet = styles()
+    styles()
     study = study_identity()
     report: ReportDefinition = ctx.cache["definition"]
     prov = ctx.provenance
@@ -251,6 +250,12 @@ def _columns(ctx: ReportContext, rows: Sequence[facts.Baseline]
     return groups
 
 
+def _is(attribute: str, value: str) -> Callable[[facts.Baseline], bool]:
+    def test(baseline: facts.Baseline) -> bool:
+        return bool(getattr(baseline, attribute) == value)
+    return test
+
+
 @section("baseline")
 def baseline(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable]:
     rows_data = baselines(ctx)
@@ -284,22 +289,22 @@ def baseline(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable
     for disease in Disease:
         if any(b.disease == disease.value for b in rows_data):
             count_row("   " + label(ctx, Disease, disease.value),
-                      lambda b, d=disease.value: b.disease == d)
+                      _is('disease', disease.value))
     subheading(ctx.t("Disease status at infusion", "Statut de la maladie à la perfusion"))
     for status in DiseaseStatus:
         if any(b.disease_status == status.value for b in rows_data):
             count_row("   " + label(ctx, DiseaseStatus, status.value),
-                      lambda b, s=status.value: b.disease_status == s)
+                      _is('disease_status', status.value))
     subheading(ctx.t("CAR-T product", "Produit CAR-T"))
     for product in CarTProduct:
         if any(b.product == product.value for b in rows_data):
             count_row("   " + label(ctx, CarTProduct, product.value),
-                      lambda b, x=product.value: b.product == x)
+                      _is('product', product.value))
     subheading(ctx.t("Target antigen", "Antigène cible"))
     for target in TargetAntigen:
         if any(b.target == target.value for b in rows_data):
             count_row("   " + label(ctx, TargetAntigen, target.value),
-                      lambda b, x=target.value: b.target == x)
+                      _is('target', target.value))
     subheading(ctx.t("Treatment history", "Antécédents thérapeutiques"))
     median_row(ctx.t("   Prior lines of therapy, median [IQR]",
                      "   Lignes antérieures, médiane [EIQ]"), lambda b: b.prior_lines)
@@ -311,7 +316,7 @@ def baseline(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable
         if any(b.lymphodepletion == regimen.value for b in rows_data):
             count_row("   " + ctx.t("Lymphodepletion: ", "Lymphodéplétion : ")
                       + label(ctx, Lymphodepletion, regimen.value),
-                      lambda b, x=regimen.value: b.lymphodepletion == x)
+                      _is('lymphodepletion', regimen.value))
     subheading(ctx.t("After infusion", "Après la perfusion"))
     count_row(ctx.t("   CRS grade ≥ 2", "   SRC grade ≥ 2"),
               lambda b: b.crs_grade is not None and b.crs_grade >= 2)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any, TypeAlias
 from xml.sax.saxutils import escape
 
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from trialdb.reporting.styles import FRAME_WIDTH, HEADER_FILL, NAVY, RULE, ZEBRA, styles
 
-Cell = str | Paragraph
+#: A table cell: text, or a ready paragraph (ReportLab is untyped, hence Any).
+Cell: TypeAlias = Any
 
 
 def p(value: str, style: str = "body") -> Paragraph:
