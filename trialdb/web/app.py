@@ -41,6 +41,7 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
         errors,
         genotypes,
         participants,
+        reports,
         review,
         screening,
         second_factor,
@@ -70,7 +71,8 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
     install_request_hooks(app)
     errors.register(app)
     for blueprint in (auth.bp, admin.bp, dashboard.bp, participants.bp, screening.bp,
-                      viral_loads.bp, genotypes.bp, dictionary.bp, review.bp, second_factor.bp):
+                      viral_loads.bp, genotypes.bp, dictionary.bp, review.bp, second_factor.bp,
+                      reports.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -1,0 +1,103 @@
+"""The Reports page: interim reports, casebooks and the annotated blank CRF as PDF.
+
+Site investigators get their sites' data; the coordinating investigator
+(an investigator with study-wide access) and data managers the whole study
+(`trialdb.reporting.service.scope_for`). Register with
+`app.register_blueprint(reports.bp)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, render_template, request
+from flask_login import login_required
+from sqlalchemy import select
+
+from trialdb.errors import Forbidden, InvalidInput
+from trialdb.models import DataSnapshot
+from trialdb.reporting import service
+from trialdb.vocab import Role
+from trialdb.web.base import actor, db, participant_or_404
+from trialdb.web.i18n import language
+
+bp = Blueprint("reports", __name__)
+
+#: Who may download reports.
+READERS = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER})
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def readers_only(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if actor().role not in READERS:
+            raise Forbidden("Reports are for investigators and data managers.",
+                            "Les rapports sont réservés aux investigateurs et data managers.")
+        return view(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(content, mimetype="application/pdf",
+                    headers={"Content-Disposition": f"attachment; filename={filename}",
+                             "Cache-Control": "no-store"})
+
+
+def _snapshot_id() -> int | None:
+    raw = request.args.get("snapshot", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise InvalidInput("The snapshot must be a number.", "L'instantané doit être un numéro.",
+                           field="snapshot")
+    return int(raw)
+
+
+@bp.route("/reports")
+@login_required  # type: ignore[untyped-decorator]
+@readers_only
+def page() -> str:
+    session = db()
+    snapshots = session.execute(
+        select(DataSnapshot.id, DataSnapshot.created_at, DataSnapshot.created_by,
+               DataSnapshot.label, DataSnapshot.content_hash, DataSnapshot.participant_count)
+        .order_by(DataSnapshot.id.desc())).all()
+    scope = service.scope_for(session, actor())
+    return render_template("reports.html", snapshots=snapshots, scope=scope, lang=language())
+
+
+@bp.route("/reports/interim.pdf")
+@login_required  # type: ignore[untyped-decorator]
+@readers_only
+def interim() -> Response:
+    snapshot_id = _snapshot_id()
+    pdf = service.interim_report(db(), actor(), snapshot_id=snapshot_id, language=language())
+    suffix = f"snapshot-{snapshot_id}" if snapshot_id is not None else "live"
+    return _pdf(pdf, f"NCT06058858-interim-{suffix}.pdf")
+
+
+@bp.route("/reports/casebook/<study_number>.pdf")
+@login_required  # type: ignore[untyped-decorator]
+@readers_only
+def casebook(study_number: str) -> Response:
+    participant = participant_or_404(study_number)
+    pdf = service.casebook(db(), actor(), participant.study_number, language=language())
+    return _pdf(pdf, f"casebook-{participant.study_number}.pdf")
+
+
+@bp.route("/reports/casebook")
+@login_required  # type: ignore[untyped-decorator]
+@readers_only
+def casebook_by_number() -> Response:
+    response: Response = casebook(request.args.get("participant", ""))
+    return response
+
+
+@bp.route("/reports/blank-crf.pdf")
+@login_required  # type: ignore[untyped-decorator]
+def blank_crf() -> Response:
+    return _pdf(service.blank_crf(actor(), language=language()), "NCT06058858-blank-crf.pdf")
