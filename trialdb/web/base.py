@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -144,19 +145,15 @@ def _security_headers(response: Response) -> Response:
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security",
                                     "max-age=31536000; includeSubDomains")
-        _secure_cookies(response)
     return response
 
 
-def _secure_cookies(response: Response) -> None:
-    """Over HTTPS (directly or behind a trusted proxy) every cookie is Secure."""
-    cookies = response.headers.getlist("Set-Cookie")
-    if not cookies:
-        return
-    response.headers.remove("Set-Cookie")
-    for cookie in cookies:
-        flags = {part.strip().lower() for part in cookie.split(";")[1:]}
-        response.headers.add("Set-Cookie", cookie if "secure" in flags else f"{cookie}; Secure")
+class _SessionCookies(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS
+    (directly or through a trusted proxy), or always with SESSION_COOKIE_SECURE."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def _template_globals() -> dict[str, Any]:
@@ -198,6 +195,7 @@ def install_request_hooks(app: Flask) -> None:
             return response
         return redirect(url_for("auth.login", next=request.full_path))
 
+    app.session_interface = _SessionCookies()
     app.before_request(_idle_timeout)
     app.teardown_request(_close_session)
     app.after_request(_security_headers)
