@@ -91,7 +91,7 @@
     if (target) target.focus();
   });
 
-  // Copy the previous row's virus, specimen, assay and unit into a new row on first typing.
+  // Copy the previous row's virus, specimen and assay into a new row on first typing.
   grid.addEventListener("focusin", function (e) {
     var tr = e.target.closest("tr");
     if (!tr || !tr.previousElementSibling) return;
@@ -99,7 +99,7 @@
     if (data.sampled_on || data.result) return;
     var prev = rowData(tr.previousElementSibling);
     if (!prev.assay_id) return;
-    ["virus", "specimen", "assay_id", "unit"].forEach(function (f) {
+    ["virus", "specimen", "assay_id"].forEach(function (f) {  // never the unit: it must be read
       var el = tr.querySelector('[name="rows-' + tr.dataset.row + "-" + f + '"]');
       if (el && !el.value) el.value = prev[f];
     });
