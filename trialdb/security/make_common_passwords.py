@@ -55,6 +55,11 @@ doudou123 azerty123 loulou123 marseille13 paris75 toulousain bretagne normandie
 KEYBOARD_ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm", "azertyuiop", "qsdfghjklm", "wxcvbn",
                  "1234567890", "0987654321", "poiuytreza", "mlkjhgfdsq", "poiuytrewq",
                  "lkjhgfdsa", "mnbvcxz", "qwertzuiop", "yxcvbnm"]
+# Walks down the keyboard's columns (QWERTY and AZERTY), kept from 6 keys on.
+COLUMN_WALKS = ["1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "qazwsxedcrfvtgbyhnujmikolp",
+                "zaq1xsw2cde3vfr4bgt5nhy6mju7", "1aqw2zsx3edc4rfv5tgb6yhn7ujn8ik9ol0pm",
+                "aqwzsxedcrfvtgbyhnujkiolpm", "wxcvbnqsdfghjklmazertyuiop", "1q2w3e4r5t6y7u8i9o0p",
+                "1a2z3e4r5t6y7u8i9o0p", "q1w2e3r4t5y6u7i8o9p0", "a1z2e3r4t5y6u7i8o9p0"]
 SUFFIXES = ["", "1", "12", "123", "1234", "12345", "123456", "!", "!!", "1!", "123!", "01",
             "007", "69", "99", "00", "2000", "2020", "2021", "2022", "2023", "2024", "2025"]
 
@@ -66,6 +71,8 @@ def _walks() -> set[str]:
             for end in range(start + 4, len(row) + 1):
                 walks.add(row[start:end])
         walks.add(row + row)
+    for walk in COLUMN_WALKS:
+        walks |= {walk[:end] for end in range(6, len(walk) + 1)}
     return walks
 
 

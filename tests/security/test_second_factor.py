@@ -1,0 +1,201 @@
+"""TOTP second factor: optional for everyone, required for investigators,
+data managers and admins when a site's policy says so; a second sign-in step
+that does not sign in until the code is right; wrong codes count towards the
+lock-out; enrolment shows the key and the otpauth URI."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+
+from tests import factories
+from tests.web.conftest import PASSWORD, World, csrf_token, post, sign_in
+from trialdb.db import make_session_factory, unit_of_work
+from trialdb.errors import Forbidden
+from trialdb.models import AuditEvent, Site, User
+from trialdb.security import second_factor, totp
+from trialdb.services.actor import Actor
+from trialdb.vocab import Role
+
+SECOND_STEP = "/login/second-factor"
+ENROL = "/account/second-factor"
+
+
+def _password_step(client: FlaskClient, email: str, next_page: str = "") -> str:
+    token = csrf_token(client)
+    response = client.post(f"/login{next_page}", data={"email": email, "password": PASSWORD,
+                                                       "csrf_token": token})
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def _enrolled(engine: Engine, user_id: int) -> str:
+    secret = totp.new_secret()
+    with unit_of_work(make_session_factory(engine)) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        assert second_factor.enrol(session, user, secret, totp.current_code(secret))
+    return secret
+
+
+def _user(engine: Engine, user_id: int) -> User:
+    with make_session_factory(engine, write=False)() as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return user
+
+
+def _require_at(engine: Engine, site_id: int) -> None:
+    with unit_of_work(make_session_factory(engine)) as session:
+        session.execute(update(Site).where(Site.id == site_id).values(
+            requires_second_factor=True))
+
+
+def test_totp_codes() -> None:
+    secret = totp.new_secret()
+    assert len(secret) == 32 and re.fullmatch(r"[A-Z2-7]+", secret)
+    code = totp.current_code(secret)
+    assert totp.verify(secret, code) and totp.verify(secret, f"{code[:3]} {code[3:]}")
+    assert not totp.verify(secret, "12345") and not totp.verify(secret, "١٢٣٤٥٦")
+    assert not totp.verify(secret, "abcdef") and not totp.verify(secret, "")
+    uri = totp.provisioning_uri(secret, "someone@example.org")
+    assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri and "issuer=trialdb" in uri
+
+
+def test_sign_in_with_a_second_factor(app: Flask, world: World, engine: Engine) -> None:
+    secret = _enrolled(engine, world.coordinator_a.id)
+    client = app.test_client()
+    location = _password_step(client, world.coordinator_a.email, "?next=/queries")
+    assert location.endswith(SECOND_STEP)
+    assert client.get("/").status_code == 302  # the password alone does not sign in
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
+    wrong = "000000" if totp.current_code(secret) != "000000" else "111111"
+    response = post(client, SECOND_STEP, {"code": wrong})
+    assert response.status_code == 401 and "Code incorrect" in response.get_data(as_text=True)
+    response = post(client, SECOND_STEP, {"code": totp.current_code(secret)})
+    assert response.status_code == 302 and response.headers["Location"] == "/queries"
+    assert client.get("/").status_code == 200
+    with client.session_transaction() as session:
+        assert "second_factor" not in session  # a fresh session once signed in
+    with make_session_factory(engine, write=False)() as session:
+        reasons = list(session.scalars(select(AuditEvent.reason).where(
+            AuditEvent.entity_id == world.coordinator_a.id, AuditEvent.entity == "user")))
+    assert "wrong second-factor code" in reasons and "code accepted" in reasons
+
+
+def test_the_second_step_expires(app: Flask, world: World, engine: Engine) -> None:
+    secret = _enrolled(engine, world.coordinator_a.id)
+    client = app.test_client()
+    _password_step(client, world.coordinator_a.email)
+    token = csrf_token(client, SECOND_STEP)
+    with client.session_transaction() as session:
+        pending = dict(session["second_factor"])
+        pending["at"] = time.time() - second_factor_page_seconds() - 1
+        session["second_factor"] = pending
+    response = client.post(SECOND_STEP, data={"code": totp.current_code(secret),
+                                              "csrf_token": token})
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/").status_code == 302
+
+
+def second_factor_page_seconds() -> int:
+    from trialdb.web.second_factor import PENDING_SECONDS
+
+    return PENDING_SECONDS
+
+
+def test_the_second_step_cannot_be_reached_without_the_password(app: Flask) -> None:
+    client = app.test_client()
+    assert client.get(SECOND_STEP).status_code == 302
+    with client.session_transaction() as session:
+        session["second_factor"] = {"user": 1, "at": "forged", "enrol": False}
+    assert client.get(SECOND_STEP).status_code == 302
+
+
+def test_wrong_codes_lock_the_account(app: Flask, world: World, engine: Engine) -> None:
+    secret = _enrolled(engine, world.coordinator_b.id)
+    client = app.test_client()
+    _password_step(client, world.coordinator_b.email)
+    current = totp.current_code(secret)
+    wrong = next(c for c in ("000000", "111111", "222222") if c != current)
+    statuses = [post(client, SECOND_STEP, {"code": wrong}).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
+    assert post(client, SECOND_STEP, {"code": totp.current_code(secret)}).status_code == 429
+    assert client.get("/").status_code == 302
+    assert _user(engine, world.coordinator_b.id).locked_until is not None
+
+
+@pytest.mark.parametrize("role", [Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN])
+def test_site_policy_requires_enrolment(app: Flask, world: World, engine: Engine,
+                                        role: Role) -> None:
+    _require_at(engine, world.site_a.id)
+    with unit_of_work(make_session_factory(engine)) as session:
+        site = session.get(Site, world.site_a.id)
+        assert site is not None
+        user = factories.user(session, role, [site] if role is Role.INVESTIGATOR else [])
+    client = app.test_client()
+    assert _password_step(client, user.email).endswith(ENROL)
+    assert client.get("/").status_code == 302  # not signed in before enrolling
+    page = client.get(ENROL).get_data(as_text=True)
+    match = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match and token and "otpauth://totp/" in page
+    secret = match.group(1)
+    response = client.post(ENROL, data={"code": "12345", "csrf_token": token.group(1)})
+    assert response.status_code == 422 and client.get("/").status_code == 302
+    page = client.get(ENROL).get_data(as_text=True)  # each visit shows a new key
+    match = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match and token and match.group(1) != secret
+    secret = match.group(1)
+    response = client.post(ENROL, data={"code": totp.current_code(secret),
+                                        "csrf_token": token.group(1)})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    assert _user(engine, user.id).totp_secret == secret
+
+
+def test_policy_does_not_bind_coordinators_or_other_sites(app: Flask, world: World,
+                                                          engine: Engine) -> None:
+    _require_at(engine, world.site_a.id)
+    with unit_of_work(make_session_factory(engine)) as session:
+        site_b = session.get(Site, world.site_b.id)
+        assert site_b is not None
+        investigator_b = factories.user(session, Role.INVESTIGATOR, [site_b])
+    for email in (world.coordinator_a.email, investigator_b.email):
+        client = app.test_client()
+        assert _password_step(client, email) == "/"
+
+
+def test_optional_enrolment_when_signed_in(app: Flask, world: World, engine: Engine) -> None:
+    client = app.test_client()
+    sign_in(client, world.monitor.email)
+    page = client.get(ENROL).get_data(as_text=True)
+    match = re.search(r'id="totp-secret">([A-Z2-7]+)<', page)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match and token
+    response = client.post(ENROL, data={"code": totp.current_code(match.group(1)),
+                                        "csrf_token": token.group(1)})
+    assert response.status_code == 302
+    assert _user(engine, world.monitor.id).totp_secret == match.group(1)
+    # from now on the monitor needs the code
+    assert _password_step(app.test_client(), world.monitor.email).endswith(SECOND_STEP)
+
+
+def test_admin_resets_a_lost_second_factor(engine: Engine, world: World) -> None:
+    _enrolled(engine, world.coordinator_a.id)
+    with unit_of_work(make_session_factory(engine)) as session:
+        admin = session.get(User, world.admin.id)
+        coordinator = session.get(User, world.coordinator_a.id)
+        assert admin is not None and coordinator is not None
+        with pytest.raises(Forbidden):
+            second_factor.reset(session, Actor.of(coordinator), world.coordinator_a.id, "lost")
+        second_factor.reset(session, Actor.of(admin), world.coordinator_a.id, "phone lost")
+    assert _user(engine, world.coordinator_a.id).totp_secret is None
