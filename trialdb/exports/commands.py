@@ -197,7 +197,61 @@ def export(out: Path, formats: str, snapshot_id: int | None, as_email: str | Non
                f"settings {result.manifest['endpoint_settings']['hash'][:12]}; rows: {rows}")
 
 
+# --- API tokens -----------------------------------------------------------------------------------
+
+
+@click.group("api-token")
+def api_token() -> None:
+    """Personal tokens for the REST API (stored hashed, revocable)."""
+
+
+@api_token.command("create")
+@click.option("--email", required=True, help="Owner of the token (it acts with their role and sites).")
+@click.option("--label", default="API", show_default=True, help="What the token is for.")
+@click.option("--days", "valid_days", type=int, help="Valid for this many days (default: no expiry).")
+@_errors
+def api_token_create(email: str, label: str, valid_days: int | None) -> None:
+    """Create a token and print it (it is shown this once only)."""
+    from trialdb.api import tokens
+
+    with unit_of_work(_factory()) as session:
+        owner = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if owner is None:
+            raise NotFound(f"No account {email}.", f"Aucun compte {email}.", field="email")
+        row, token = tokens.create_token(session, Actor.system("command line"), owner, label, valid_days)
+        click.echo(f"token {row.id} for {owner.email} ({owner.role}): {token}")
+        click.echo("Keep it secret: only its SHA-256 is stored, it cannot be shown again.")
+
+
+@api_token.command("list")
+@click.option("--email", required=True)
+@_errors
+def api_token_list(email: str) -> None:
+    """List a user's tokens (prefix, label, state)."""
+    from trialdb.api import tokens
+
+    with _factory(write=False)() as session:
+        owner = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if owner is None:
+            raise NotFound(f"No account {email}.", f"Aucun compte {email}.", field="email")
+        for row in tokens.tokens_of(session, owner):
+            state = "revoked" if row.revoked_at else "active"
+            click.echo(f"{row.id}\t{row.prefix}…\t{row.label}\t{state}\tcreated {row.created_at:%Y-%m-%d}")
+
+
+@api_token.command("revoke")
+@click.argument("token_id", type=int)
+@_errors
+def api_token_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID at once."""
+    from trialdb.api import tokens
+
+    with unit_of_work(_factory()) as session:
+        tokens.revoke_token(session, Actor.system("command line"), token_id)
+        click.echo(f"token {token_id} revoked")
+
+
 def register(group: click.Group) -> None:
     """Add these commands to the `trialdb` command group."""
-    for command in (import_labs, lab_mapping, export):
+    for command in (import_labs, lab_mapping, export, api_token):
         group.add_command(command)

@@ -74,6 +74,7 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
                       viral_loads.bp, genotypes.bp, dictionary.bp, review.bp, second_factor.bp,
                       reports.bp):
         app.register_blueprint(blueprint)
+    __import__("trialdb.api").api.register(app)  # REST API (token auth)
     return app
 
 
