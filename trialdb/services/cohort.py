@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from trialdb.db import reserve_ids, utcnow
@@ -285,8 +285,9 @@ _DATE_FIELDS: dict[type[Any], tuple[str, ...]] = {
 _EDITABLE_PARTICIPANT = ("part", "sex", "birth_year", "birth_month", "screened_on")
 
 
-def _item_error(index: int, error: UserError) -> InvalidInput:
-    return InvalidInput(f"Participant {index + 1} of the batch: {error.message('en')}",
+def _item_error(index: int, error: UserError) -> UserError:
+    """The same kind of error, saying which bundle of the batch it is about."""
+    return type(error)(f"Participant {index + 1} of the batch: {error.message('en')}",
                         f"Participant {index + 1} du lot : {error.message('fr')}",
                         field=error.field)
 
@@ -539,8 +540,8 @@ def _insert_with_ids(session: Session, model: type[Any],
     ids = reserve_ids(session, model.__table__, len(rows))
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    # render_nulls: every row has the same columns, so one executemany takes them all.
-    session.execute(insert(model).execution_options(render_nulls=True), rows)
+    # A Core INSERT of the table: one executemany, without the ORM's per-row bookkeeping.
+    session.execute(insert(cast(Table, model.__table__)), rows)
     return ids
 
 
@@ -609,8 +610,9 @@ def load_participants(session: Session, actor: Actor, batch: Sequence[Participan
         entries.append(audit.Entry(
             action="create", entity="participant", entity_id=pid, study_number=number,
             site_code=item.site.code,
-            changes=_created({name: item.participant[name] for name in _EDITABLE_PARTICIPANT}
-                             | {"status": item.participant["status"]}),
+            changes_json=audit.canonical_json(
+                _created({name: item.participant[name] for name in _EDITABLE_PARTICIPANT}
+                         | {"status": item.participant["status"]})),
         ))
         report.study_numbers.append(number)
         report.statuses[str(item.participant["status"])] += 1
@@ -631,10 +633,11 @@ def load_participants(session: Session, actor: Actor, batch: Sequence[Participan
         for (_row, item, values), record_id in zip(queued, ids, strict=True):
             changes = _created(values)
             changes["is_complete"] = [None, True]
+            # Keys are column names: the one-pass canonical serialisation applies.
             entries.append(audit.Entry(
                 action="create", entity=table, entity_id=record_id,
                 study_number=item.participant["study_number"], site_code=item.site.code,
-                changes=changes,
+                changes_json=audit.canonical_json(changes),
             ))
     if genotype_rows:
         ids = _insert_with_ids(session, ResistanceGenotype,
@@ -644,8 +647,9 @@ def load_participants(session: Session, actor: Actor, batch: Sequence[Participan
             entries.append(audit.Entry(
                 action="create", entity=ResistanceGenotype.__tablename__, entity_id=record_id,
                 study_number=item.participant["study_number"], site_code=item.site.code,
-                changes=_created(values) | {"is_complete": [None, True]}
-                | _genotype_changes(genotype),
+                changes_json=audit.canonical_json(
+                    _created(values) | {"is_complete": [None, True]}
+                    | _genotype_changes(genotype)),
             ))
         _insert_genotype_details(session, ids, [g for _, _, _, g in genotype_rows], report)
 
@@ -677,6 +681,6 @@ def _insert_genotype_details(session: Session, ids: list[int], reports: list[Gen
     for model, rows in ((GenotypeGene, genes), (GenotypeMutation, mutations),
                         (DrugSusceptibility, drugs)):
         if rows:
-            session.execute(insert(model).execution_options(render_nulls=True), rows)
+            session.execute(insert(cast(Table, model.__table__)), rows)
             report.records[model.__tablename__] += len(rows)
 
