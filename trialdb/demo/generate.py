@@ -492,7 +492,7 @@ def _clinical(rng: random.Random, p: _Patient) -> dict[str, Any]:
             if p.tocilizumab else None,
             "ivig": rng.random() < (0.6 if p.child else 0.3),
         }}
-    steroids = []
+    steroids: list[dict[str, Any]] = []
     if p.dexamethasone:
         start = (icans_onset if p.icans >= 1 else crs_onset) + rng.randint(0, 1)
         dose = rng.choice((10.0, 15.0)) if p.child else rng.choice((20.0, 30.0, 40.0))
@@ -713,13 +713,13 @@ def _virology(rng: random.Random, p: _Patient) -> dict[str, Any]:
     antivirals = []
     for therapy in [*therapies, *treatments]:
         dose, schedule = _dose(therapy.drug, p.child)
-        end = therapy.end if therapy.end is not None and therapy.end <= p.stop_day else None
+        ended = therapy.end if therapy.end is not None and therapy.end <= p.stop_day else None
         antivirals.append({
             "drug": therapy.drug, "indication": therapy.indication,
             "started_on": _day(p.d0, therapy.start),
-            "ended_on": None if end is None else _day(p.d0, end),
+            "ended_on": None if ended is None else _day(p.d0, ended),
             "dose_mg": dose, "dose_schedule": schedule,
-            "stop_reason": therapy.stop if end is not None else None})
+            "stop_reason": therapy.stop if ended is not None else None})
     return {"viral_loads": tuple(results), "antivirals": tuple(antivirals),
             "genotypes": tuple(genotypes), "cmv_disease": tuple(episodes)}
 
@@ -812,7 +812,7 @@ def _bundle(rng: random.Random, p: _Patient) -> ParticipantBundle:
 
 
 def generate_cohort(participants: int, seed: int,
-                    progress: Callable[[int], None] | None = None) -> DemoCohort:
+                    progress: Callable[[int], object] | None = None) -> DemoCohort:
     """`participants` synthetic bundles, the same for the same seed."""
     if participants < 1:
         raise ValueError("at least one participant")

@@ -43,7 +43,7 @@ def load_reference_data(engine: Engine) -> None:
 
 def load_cohort(engine: Engine, generated: DemoCohort, *,
                 batch_size: int = cohort.DEFAULT_BATCH_SIZE,
-                progress: Callable[[int], None] | None = None) -> cohort.LoadReport:
+                progress: Callable[[int], object] | None = None) -> cohort.LoadReport:
     """The generated participants, one transaction per batch."""
     factory = make_session_factory(engine)
     report = cohort.LoadReport()
