@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, jsonify, render_template, render_template_string, request
+from flask import Flask, Response, g, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
@@ -42,15 +43,18 @@ def _unavailable(error: Unavailable) -> tuple[Response | str, int, dict[str, str
     headers = {"Retry-After": "5", "Cache-Control": "no-store"}
     if _wants_json():
         return jsonify({"error": message}), 503, headers
-    page = render_template_string(_UNAVAILABLE_PAGE, message=message, lang=language())
+    # Plain text formatting, not a template: the template context processors
+    # would load the signed-in user, from the database that is away.
+    page = _UNAVAILABLE_PAGE.format(lang=escape(language()), message=escape(message),
+                                    css=escape(url_for("static", filename="app.css")))
     return page, 503, headers
 
 
 _UNAVAILABLE_PAGE = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8"><title>503</title>
-<link rel="stylesheet" href="{{ url_for('static', filename='app.css') }}"></head>
+<html lang="{lang}"><head><meta charset="utf-8"><title>503</title>
+<link rel="stylesheet" href="{css}"></head>
 <body><main><section class="card narrow"><h1>503</h1>
-<p class="lead" id="error-message">{{ message }}</p></section></main></body></html>
+<p class="lead" id="error-message">{message}</p></section></main></body></html>
 """
 
 
