@@ -29,6 +29,7 @@ class ApiWorld:
     tokens: dict[str, str]
     revoked: str
     instance: Path
+    emails: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def api_world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         engine = make_engine(url)
         migrate.upgrade(engine)
         issued: dict[str, str] = {}
+        emails: dict[str, str] = {}
         with unit_of_work(make_session_factory(engine)) as session:
             cohort = build_cohort(session)
             owners = {
@@ -46,11 +48,12 @@ def api_world(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 "other_coordinator": factories.user(session, Role.COORDINATOR, sites=[cohort.other_site]),
             }
             for name, owner in owners.items():
+                emails[name] = owner.email
                 issued[name] = tokens.create_token(session, factories.SYSTEM, owner, name)[1]
             row, revoked = tokens.create_token(session, factories.SYSTEM, owners["statistician"], "old")
             tokens.revoke_token(session, factories.SYSTEM, row.id)
         settings = Settings(database_url=url, instance_path=folder / "instance", secret_key="k" * 64)
         app = create_app(settings, engine=engine)
         app.config.update(TESTING=True)
-        yield ApiWorld(app, engine, cohort, issued, revoked, folder / "instance")
+        yield ApiWorld(app, engine, cohort, issued, revoked, folder / "instance", emails)
         engine.dispose()

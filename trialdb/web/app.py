@@ -75,6 +75,8 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
                       reports.bp):
         app.register_blueprint(blueprint)
     __import__("trialdb.api").api.register(app)  # REST API (token auth)
+    for page in ("exports", "lab_import"):  # statisticians' exports, laboratory upload
+        app.register_blueprint(__import__(f"trialdb.web.{page}", fromlist=["bp"]).bp)
     return app
 
 
