@@ -3,6 +3,7 @@ the viral-load time points due or overdue (forms/study.yaml visit_schedule)."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from trialdb.crf.definitions import FormSpec, load_forms
@@ -33,11 +34,22 @@ class TimePoint:
     after: int
 
 
+def _raw_date(column: Any) -> Any:
+    """A date column read without SQLAlchemy's per-row SQLite date parsing
+    (date.fromisoformat in C is much faster for thousands of rows)."""
+    return type_coerce(column, String)
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
 @lru_cache(maxsize=2)
 def visit_schedule(path: Path | None = None) -> tuple[TimePoint, ...]:
     raw = yaml.safe_load((path or forms_dir() / "study.yaml").read_text(encoding="utf-8"))
-    return tuple(TimePoint(str(v["name"]), int(v["day"]), int(v["before"]), int(v["after"]))
-                 for v in raw["visit_schedule"])
+    points = (TimePoint(str(v["name"]), int(v["day"]), int(v["before"]), int(v["after"]))
+              for v in raw["visit_schedule"])
+    return tuple(sorted(points, key=lambda point: point.day))
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,8 @@ class Dashboard:
     rows: list[DashboardRow]
     counts: dict[str, int]
     due: list[DueTimePoint]
+    page: int = 1
+    pages: int = 1
 
 
 def visible_sites(session: Session, actor: Actor) -> list[Site]:
@@ -72,13 +86,12 @@ def visible_sites(session: Session, actor: Actor) -> list[Site]:
     return list(session.scalars(query))
 
 
-def _form_statuses(session: Session, form: FormSpec, site_id: int) -> dict[int, str]:
+def _form_statuses(session: Session, form: FormSpec, participant_ids: list[int]) -> dict[int, str]:
     model = form.model
     rows = session.execute(
         select(model.participant_id, func.count(),
                func.sum(case((model.is_complete.is_(True), 1), else_=0)))
-        .join(Participant, Participant.id == model.participant_id)
-        .where(Participant.site_id == site_id, model.is_deleted.is_(False))
+        .where(model.participant_id.in_(participant_ids), model.is_deleted.is_(False))
         .group_by(model.participant_id)
     ).all()
     return {pid: COMPLETE if done == total else IN_PROGRESS for pid, total, done in rows}
@@ -88,7 +101,7 @@ def due_time_points(session: Session, site_id: int, today: date,
                     schedule: tuple[TimePoint, ...] | None = None) -> list[DueTimePoint]:
     """CMV time points whose window is open (due) or closed without a blood sample."""
     schedule = schedule or visit_schedule()
-    infused = session.execute(
+    infused = session.connection().execute(
         select(Participant.id, Participant.study_number, CarTInfusion.infused_on)
         .join(CarTInfusion, CarTInfusion.participant_id == Participant.id)
         .where(Participant.site_id == site_id, Participant.status.in_(FOLLOWED),
@@ -96,47 +109,64 @@ def due_time_points(session: Session, site_id: int, today: date,
     ).all()
     if not infused:
         return []
+    earliest = min(d0 for _pid, _number, d0 in infused) + timedelta(
+        days=min(p.day - p.before for p in schedule))
     samples: dict[int, list[date]] = defaultdict(list)
-    for pid, sampled_on in session.execute(
-        select(ViralLoadResult.participant_id, ViralLoadResult.sampled_on)
+    # Core rows: thousands of (id, date) pairs need no ORM bookkeeping.
+    for pid, sampled_on in session.connection().execute(
+        select(ViralLoadResult.participant_id, _raw_date(ViralLoadResult.sampled_on))
         .join(Participant, Participant.id == ViralLoadResult.participant_id)
         .where(Participant.site_id == site_id, ViralLoadResult.virus == Virus.CMV,
                ViralLoadResult.specimen.in_([Specimen.PLASMA, Specimen.WHOLE_BLOOD]),
-               ViralLoadResult.is_deleted.is_(False))
+               ViralLoadResult.sampled_on >= earliest, ViralLoadResult.is_deleted.is_(False))
     ):
-        samples[pid].append(sampled_on)
+        samples[pid].append(_as_date(sampled_on))
+    for days in samples.values():
+        days.sort()
     due = []
     for pid, number, d0 in infused:
+        days = samples.get(pid, [])
         for point in schedule:
             start = d0 + timedelta(days=point.day - point.before)
-            end = d0 + timedelta(days=point.day + point.after)
             if start > today:
-                continue
-            if any(start <= s <= end for s in samples[pid]):
-                continue
+                break
+            end = d0 + timedelta(days=point.day + point.after)
+            first = bisect_left(days, start)
+            if first < len(days) and days[first] <= end:
+                continue  # a sample in the window
             due.append(DueTimePoint(number, point.name, start, end, overdue=end < today))
     due.sort(key=lambda d: (not d.overdue, d.window_end, d.study_number))
     return due
 
 
-def site_dashboard(session: Session, site_id: int, today: date | None = None) -> Dashboard:
+def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
+                   page: int = 1, page_size: int = 50) -> Dashboard:
+    """Counts over the whole site; the status grid one page of participants at a time."""
     today = today or date.today()
     forms = list(load_forms().values())
+    counts: dict[str, int] = {
+        str(status): int(n) for status, n in session.execute(
+            select(Participant.status, func.count()).where(Participant.site_id == site_id)
+            .group_by(Participant.status))
+    }
+    total = sum(counts.values())
+    counts["total"] = total
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, page), pages)
     participants = session.execute(
         select(Participant.id, Participant.study_number, Participant.status)
         .where(Participant.site_id == site_id).order_by(Participant.study_number)
+        .limit(page_size).offset((page - 1) * page_size)
     ).all()
-    per_form = {form.name: _form_statuses(session, form, site_id) for form in forms}
+    ids = [pid for pid, _number, _status in participants]
+    per_form = {form.name: _form_statuses(session, form, ids) for form in forms} if ids else {}
     rows = []
-    counts: dict[str, int] = defaultdict(int)
     for pid, number, status in participants:
         row = DashboardRow(pid, number, status)
         for form in forms:
             row.statuses[form.name] = per_form[form.name].get(pid, EMPTY)
         rows.append(row)
-        counts[str(status)] += 1
-    counts["total"] = len(rows)
-    return Dashboard(forms, rows, dict(counts), due_time_points(session, site_id, today))
+    return Dashboard(forms, rows, counts, due_time_points(session, site_id, today), page, pages)
 
 
 def participant_form_statuses(session: Session, participant_id: int) -> dict[str, tuple[str, int]]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask_login import login_required
 
 from trialdb.errors import NotFound
 from trialdb.services import dashboard as service
 from trialdb.web.base import actor, db
+from trialdb.web.i18n import language, t
 
 bp = Blueprint("dashboard", __name__)
 
@@ -24,5 +25,13 @@ def index() -> str:
     site = next((s for s in sites if s.code == wanted), None) if wanted else sites[0]
     if site is None:
         raise NotFound("No such site.", "Centre introuvable.")
-    board = service.site_dashboard(db(), site.id, date.today())
-    return render_template("dashboard.html", sites=sites, site=site, board=board)
+    raw_page = request.args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
+    board = service.site_dashboard(db(), site.id, date.today(), page=page)
+    lang = language()
+    labels = {status: t(status) for status in (service.EMPTY, service.IN_PROGRESS,
+                                               service.COMPLETE)}
+    titles = {form.name: form.title.get(lang) for form in board.forms}
+    return render_template("dashboard.html", sites=sites, site=site, board=board, labels=labels,
+                           titles=titles, participant_url=url_for("participants.show",
+                                                                  study_number="_").rstrip("_"))
