@@ -36,16 +36,18 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import IO, Any, Final, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from trialdb.db import reserve_ids, utcnow
 from trialdb.errors import Forbidden, InvalidInput, NotFound, UserError
 from trialdb.models import Assay, LabColumnMapping, LabImportBatch, Participant, Site, ViralLoadResult
 from trialdb.services import audit
 from trialdb.services.actor import Actor
-from trialdb.study import parse_lab_result, parse_unit
+from trialdb.study import ParsedLoad, parse_lab_result, parse_unit
 from trialdb.vocab import LoadUnit, ResultState, Role, Specimen, StrEnum, Virus
 
 FIELDS: Final = ("study_number", "virus", "specimen", "sampled_on", "result", "unit", "assay")
@@ -348,6 +350,17 @@ _DATE_FORMATS: Final = (
 )
 
 
+@lru_cache(maxsize=4096)
+def _parsed(text: str, unit: LoadUnit, lloq: float | None) -> ParsedLoad:
+    """parse_lab_result, remembered: laboratory files repeat the same notations (ND, <62...)."""
+    return parse_lab_result(text, unit, lloq=lloq)
+
+
+@lru_cache(maxsize=256)
+def _unit(text: str) -> LoadUnit:
+    return parse_unit(text)
+
+
 class _RowError(Exception):
     def __init__(self, en: str, fr: str, field: str) -> None:
         super().__init__(en)
@@ -492,7 +505,7 @@ class _Importer:
                 f"pas {virus} dans {specimen}.", "assay")
         unit_text = row.get("unit", "").strip()
         try:
-            unit = parse_unit(unit_text) if unit_text else assay.unit
+            unit = _unit(unit_text) if unit_text else assay.unit
         except InvalidInput as error:
             raise _RowError(error.message("en"), error.message("fr"), "unit") from None
         if unit is not assay.unit:
@@ -504,7 +517,7 @@ class _Importer:
             raise _RowError("The result is longer than 60 characters.",
                             "Le résultat dépasse 60 caractères.", "result")
         try:
-            parsed = parse_lab_result(text, unit, lloq=assay.lloq)
+            parsed = _parsed(text, unit, assay.lloq)
         except InvalidInput as error:
             raise _RowError(error.message("en"), error.message("fr"), "result") from None
         return _Candidate(line, known, number, virus, specimen, sampled_on, assay, parsed.state,
@@ -590,36 +603,39 @@ class _Importer:
                 "technique et jour : "
                 f"{shown!r} ({where_fr}). Si le laboratoire l'a corrigé, modifiez la fiche avec un motif.",
                 "result")
-        return RowOutcome(c.line, RowKind.NEW, c.study_number, c.describe())
+        # A new row's description is only wanted by a listener (dry-run listings).
+        return RowOutcome(c.line, RowKind.NEW, c.study_number,
+                          c.describe() if self.on_row is not None else "")
 
     def _insert(self, new: list[_Candidate], write_audit: bool) -> None:
+        """Insert the batch with one executemany under ids reserved first, and audit each row."""
         table = cast(Table, ViralLoadResult.__table__)
+        ids = reserve_ids(self.session, table, len(new))
+        now = utcnow()
         values = [
-            {"participant_id": c.participant.participant_id, "virus": c.virus, "specimen": c.specimen,
-             "sampled_on": c.sampled_on, "assay_id": c.assay.id, "state": c.state,
-             "value": _float(c.value), "unit": c.unit, "reported_as": c.reported_as,
-             "is_complete": True}
-            for c in new
+            {"id": rid, "participant_id": c.participant.participant_id, "virus": c.virus,
+             "specimen": c.specimen, "sampled_on": c.sampled_on, "assay_id": c.assay.id, "state": c.state,
+             "value": _float(c.value), "unit": c.unit, "reported_as": c.reported_as, "is_complete": True,
+             "row_version": 1, "is_deleted": False, "deletion_reason": None, "created_at": now,
+             "updated_at": now}
+            for rid, c in zip(ids, new, strict=True)
         ]
+        self.session.execute(insert(table), values)
         if not write_audit:
-            self.session.execute(insert(table), values)
             return
-        ids = self.session.scalars(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-        ).all()
         entries = []
         for rid, c in zip(ids, new, strict=True):
             changes: dict[str, list[Any]] = {
-                       "virus": [None, c.virus.value], "specimen": [None, c.specimen.value],
-                       "sampled_on": [None, c.sampled_on.isoformat()], "assay_id": [None, c.assay.id],
-                       "state": [None, c.state.value], "unit": [None, c.unit.value],
-                       "reported_as": [None, c.reported_as], "is_complete": [None, True]}
+                "virus": [None, str(c.virus)], "specimen": [None, str(c.specimen)],
+                "sampled_on": [None, c.sampled_on.isoformat()], "assay_id": [None, c.assay.id],
+                "state": [None, str(c.state)], "unit": [None, str(c.unit)],
+                "reported_as": [None, c.reported_as], "is_complete": [None, True]}
             if c.value is not None:
                 changes["value"] = [None, _float(c.value)]
             entries.append(audit.Entry(
                 action="create", entity="viral_load_result", entity_id=rid,
-                study_number=c.study_number, site_code=c.participant.site_code, changes=changes,
-                reason=f"laboratory import, line {c.line}",
+                study_number=c.study_number, site_code=c.participant.site_code,
+                changes_json=audit.canonical_json(changes), reason=f"laboratory import, line {c.line}",
             ))
         audit.record_many(self.session, self.actor, entries)
 

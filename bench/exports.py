@@ -1,0 +1,355 @@
+"""Benchmark: exports by format and the laboratory import, against plain baselines.
+
+Usage::
+
+    python bench/exports.py [--participants 10000] [--results 30] [--lab-rows 100000]
+                            [--workdir DIR]
+
+Steps (each measurement runs in a fresh Python process, so its peak memory,
+``ru_maxrss``, is its own):
+
+1. A SQLite database with ``--participants`` included participants (10
+   sites; consent, infusion, clinical course, follow-up) and about
+   ``--results`` viral-load results each (CMV and TTV, all three states),
+   inserted in bulk. The data are frozen into a snapshot
+   (:func:`trialdb.services.snapshots.freeze`, timed) and the frozen
+   database, as :func:`~trialdb.services.snapshots.open_snapshot` rebuilds
+   it, is saved to a file so that every worker reads the same frozen rows.
+2. For each format (csv, parquet, xpt, dta, sav, odm): the whole export,
+   all datasets built then written. And the same-rows comparison: the
+   ``viral_loads`` dataset built and written as CSV by trialdb, against
+   ``pandas.read_sql("SELECT * FROM viral_load_result ...").to_csv(...)``
+   of the same rows, in the same worker (target: trialdb at most 2x).
+3. Laboratory import of a ``--lab-rows`` CSV file (``;``, French dates and
+   numbers) committed through :func:`trialdb.services.lab_import.import_lab_file`,
+   against a raw ``sqlite3`` ``executemany`` of the same rows into the same
+   table (target: at most 3x), and the import's peak memory for a file ten
+   times smaller (memory must not grow with the file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+D0_FIRST = date(2024, 1, 8)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+
+def build_database(path: Path, participants: int, results: int, seed: int = 7) -> dict[str, Any]:
+    from sqlalchemy import insert
+
+    from trialdb import migrate
+    from trialdb.db import make_engine
+    from trialdb.models import (
+        Assay,
+        CarTInfusion,
+        ClinicalCourse,
+        ConsentRecord,
+        FollowUp,
+        Participant,
+        Site,
+        ViralLoadResult,
+    )
+
+    rng = random.Random(seed)
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    sites = [f"S{n:02d}" for n in range(1, 11)]
+    per_site = -(-participants // len(sites))
+    with engine.begin() as connection:
+        connection.execute(insert(Site), [{"id": i + 1, "code": code, "name": f"Centre {code}"}
+                                          for i, code in enumerate(sites)])
+        connection.execute(insert(Assay), [
+            {"id": 1, "name": "CMV plasma (bench)", "virus": "CMV", "specimen": "plasma",
+             "unit": "IU/mL", "limit_of_detection": 21, "lloq": 35, "copies_per_iu": 1.1},
+            {"id": 2, "name": "TTV plasma (bench)", "virus": "TTV", "specimen": "plasma",
+             "unit": "copies/mL", "limit_of_detection": 100, "lloq": 250, "copies_per_iu": None},
+        ])
+        people, consents, infusions, clinical, follow = [], [], [], [], []
+        loads: list[dict[str, Any]] = []
+        for pid in range(1, participants + 1):
+            site = (pid - 1) // per_site
+            d0 = D0_FIRST + timedelta(days=rng.randrange(0, 700))
+            people.append({"id": pid, "site_id": site + 1, "study_number": f"{sites[site]}-{pid:04d}"[:11],
+                           "part": rng.choice(["retrospective", "prospective"]),
+                           "sex": rng.choice(["female", "male"]), "birth_year": rng.randrange(1945, 2015),
+                           "birth_month": rng.randrange(1, 13), "status": "included",
+                           "screened_on": d0 - timedelta(days=20), "included_on": d0 - timedelta(days=10)})
+            consents.append({"participant_id": pid, "regime": "consent", "document_version": "v1",
+                             "consent_on": d0 - timedelta(days=15), "is_valid": True,
+                             "only_one_parent_alive": False})
+            infusions.append({"participant_id": pid, "infused_on": d0, "product": "tisagenlecleucel",
+                              "target_antigen": "CD19", "disease": rng.choice(["ALL", "LBCL"]),
+                              "disease_status": "progressive", "prior_lines": rng.randrange(1, 5),
+                              "prior_allo_hsct": False, "bridging_therapy": True,
+                              "lymphodepletion": "flu_cy"})
+            clinical.append({"participant_id": pid, "crs_grade": rng.randrange(0, 3), "icans_grade": 0,
+                             "tocilizumab": False, "ivig": False})
+            follow.append({"participant_id": pid, "last_contact_on": d0 + timedelta(days=120),
+                           "icu_admission": False, "lost_to_follow_up": False})
+            for k in range(results):
+                virus = "CMV" if k % 2 == 0 else "TTV"
+                day = -3 + (k // 2) * 7
+                state = rng.choices(["not_detected", "below_lloq", "quantified"], [5, 2, 3])[0]
+                value = round(10 ** rng.uniform(2.5, 5.5)) if state == "quantified" else None
+                loads.append({"participant_id": pid, "virus": virus, "specimen": "plasma",
+                              "sampled_on": d0 + timedelta(days=day), "assay_id": 1 if virus == "CMV" else 2,
+                              "state": state, "value": value, "unit": "IU/mL" if virus == "CMV" else "copies/mL",
+                              "reported_as": str(value) if value else ("ND" if state == "not_detected" else "<35"),
+                              "is_complete": True})
+        for model, rows in ((Participant, people), (ConsentRecord, consents), (CarTInfusion, infusions),
+                            (ClinicalCourse, clinical), (FollowUp, follow), (ViralLoadResult, loads)):
+            connection.execute(insert(model), rows)
+    engine.dispose()
+    return {"participants": participants, "results": len(loads)}
+
+
+def freeze_to_file(database: Path, frozen_file: Path) -> dict[str, Any]:
+    from trialdb.db import make_engine, make_session_factory, unit_of_work
+    from trialdb.services import snapshots
+    from trialdb.services.actor import Actor
+
+    engine = make_engine(f"sqlite:///{database}")
+    started = time.perf_counter()
+    with unit_of_work(make_session_factory(engine)) as session:
+        snapshot = snapshots.freeze(session, Actor.system("bench"), "bench")
+        snapshot_id = snapshot.id
+    frozen_at = time.perf_counter()
+    with make_session_factory(engine, write=False)() as session, \
+            snapshots.open_snapshot(session, snapshot_id) as frozen:
+        opened_at = time.perf_counter()
+        raw = frozen.connection().connection.dbapi_connection
+        target = sqlite3.connect(frozen_file)
+        raw.backup(target)
+        target.close()
+    engine.dispose()
+    return {"freeze_s": frozen_at - started, "open_snapshot_s": opened_at - frozen_at}
+
+
+# --- workers (one per measurement) -------------------------------------------------------------------
+
+
+def _frozen_session(frozen_file: Path) -> Any:
+    from trialdb.db import make_engine, make_session_factory
+
+    engine = make_engine(f"sqlite:///{frozen_file}")
+    return make_session_factory(engine, write=False)()
+
+
+def worker_format(frozen_file: Path, fmt: str, out: Path) -> dict[str, Any]:
+    from trialdb.exports import formats
+    from trialdb.exports.datasets import build_all
+    from trialdb.exports.odm import write_odm
+    from trialdb.exports.scanner import scan
+    from trialdb.study.endpoint_settings import load_endpoint_settings
+
+    session = _frozen_session(frozen_file)
+    settings = load_endpoint_settings()
+    before = _peak_mb()
+    started = time.perf_counter()
+    if fmt == "odm":
+        write_odm(session, out / "study.odm.xml")
+        built_at = started
+    else:
+        datasets = build_all(session, settings)
+        scan(datasets)
+        built_at = time.perf_counter()
+        if fmt == "xpt":  # the bench data are ASCII; check and write like the bundle does
+            for dataset in datasets:
+                formats.check_xpt(dataset)
+        for dataset in datasets:
+            formats.WRITERS[fmt](dataset, out)
+    done = time.perf_counter()
+    size = sum(p.stat().st_size for p in out.iterdir())
+    return {"format": fmt, "build_s": built_at - started, "write_s": done - built_at,
+            "total_s": done - started, "peak_mb": _peak_mb(), "peak_mb_before": before,
+            "bytes": size}
+
+
+def worker_same_rows(frozen_file: Path, out: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    from trialdb.exports.datasets import build_viral_loads, exported_participants
+    from trialdb.exports.formats import write_csv
+
+    session = _frozen_session(frozen_file)
+    connection = session.connection()
+    started = time.perf_counter()
+    frame = pd.read_sql("SELECT * FROM viral_load_result WHERE is_deleted = 0 ORDER BY id", connection)
+    frame.to_csv(out / "baseline.csv", index=False)
+    baseline = time.perf_counter() - started
+    rows = len(frame)
+    del frame
+    started = time.perf_counter()
+    people = exported_participants(session)
+    dataset = build_viral_loads(session, people)
+    write_csv(dataset, out)
+    ours = time.perf_counter() - started
+    return {"rows": rows, "exported_rows": len(dataset.frame), "baseline_s": baseline, "trialdb_s": ours,
+            "ratio": ours / baseline, "peak_mb": _peak_mb()}
+
+
+def worker_import(database: Path, lab_file: Path) -> dict[str, Any]:
+    from trialdb.db import make_engine, make_session_factory, unit_of_work
+    from trialdb.services import lab_import
+    from trialdb.services.actor import Actor
+
+    engine = make_engine(f"sqlite:///{database}")
+    before = _peak_mb()
+    started = time.perf_counter()
+    with unit_of_work(make_session_factory(engine)) as session, lab_file.open("rb") as stream:
+        summary = lab_import.import_lab_file(session, Actor.system("bench"), stream,
+                                             file_name=lab_file.name, today=date(2030, 1, 1))
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return {"rows": summary.rows_total, "new": summary.counts[lab_import.RowKind.NEW],
+            "committed": summary.committed, "seconds": elapsed, "peak_mb": _peak_mb(),
+            "peak_mb_before": before}
+
+
+def worker_executemany(database: Path, lab_file: Path) -> dict[str, Any]:
+    """The floor: the same rows, already parsed by csv, inserted with one executemany."""
+    import csv
+
+    started = time.perf_counter()
+    connection = sqlite3.connect(database)
+    now = "2030-01-01 00:00:00"
+    with lab_file.open(encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter=";")
+        next(reader)
+        rows = []
+        for number, _virus, _specimen, sampled, result, _unit, _assay in reader:
+            pid = int(number.split("-")[1])
+            day, month, year = sampled.split("/")
+            value = float(result.replace(",", ".")) if result[0].isdigit() else None
+            rows.append((pid, "CMV", "plasma", f"{year}-{month}-{day}", 1,
+                         "quantified" if value else "not_detected", value, "IU/mL", result, 1, 1, 0, now, now))
+    connection.executemany(
+        "INSERT INTO viral_load_result (participant_id, virus, specimen, sampled_on, assay_id, state, value,"
+        " unit, reported_as, row_version, is_complete, is_deleted, created_at, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    connection.commit()
+    connection.close()
+    return {"rows": len(rows), "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+
+
+def write_lab_file(path: Path, participants: int, rows: int, seed: int = 11) -> None:
+    """A laboratory file in the French way: ';', dd/mm/yyyy, decimal commas, ND."""
+    rng = random.Random(seed)
+    first = date(2028, 1, 1)
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("study_number;virus;specimen;sampled_on;result;unit;assay\n")
+        sites = [f"S{n:02d}" for n in range(1, 11)]
+        per_site = -(-participants // len(sites))
+        for i in range(rows):
+            pid = i % participants + 1
+            day = first + timedelta(days=i // participants)
+            number = f"{sites[(pid - 1) // per_site]}-{pid:04d}"
+            result = "ND" if rng.random() < 0.5 else f"{rng.uniform(1.0, 9.9):.1f}".replace(".", ",") + "E+03"
+            handle.write(f"{number};CMV;plasma;{day:%d/%m/%Y};{result};UI/mL;CMV plasma (bench)\n")
+
+
+# --- orchestration ------------------------------------------------------------------------------------
+
+
+def _run(*args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, "--worker", *args], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--participants", type=int, default=10_000)
+    parser.add_argument("--results", type=int, default=30)
+    parser.add_argument("--lab-rows", type=int, default=100_000)
+    parser.add_argument("--formats", default="csv,parquet,xpt,dta,sav,odm")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--reuse", action="store_true",
+                        help="Keep the database and frozen snapshot already in --workdir.")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.worker:
+        kind, *args = options.worker
+        paths = [Path(a) for a in args]
+        result = {"format": lambda: worker_format(paths[0], args[1], paths[2]),
+                  "same_rows": lambda: worker_same_rows(paths[0], paths[1]),
+                  "import": lambda: worker_import(paths[0], paths[1]),
+                  "executemany": lambda: worker_executemany(paths[0], paths[1])}[kind]()
+        print(json.dumps(result))
+        return
+
+    work = options.workdir or Path(tempfile.mkdtemp(prefix="trialdb-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    database, frozen = work / "bench.sqlite3", work / "frozen.sqlite3"
+    if not (options.reuse and database.exists() and frozen.exists()):
+        for path in (database, frozen):
+            path.unlink(missing_ok=True)
+        started = time.perf_counter()
+        sizes = build_database(database, options.participants, options.results)
+        print(f"data: {sizes['participants']} participants, {sizes['results']} results "
+              f"({time.perf_counter() - started:.1f} s to insert)")
+        print("snapshot:", {k: round(v, 2) for k, v in freeze_to_file(database, frozen).items()}, "seconds")
+
+    print("\nexport by format (all datasets; build = datasets from the snapshot, write = files)")
+    print(f"{'format':<8} {'build s':>8} {'write s':>8} {'total s':>8} {'peak MB':>8} {'MB':>8}")
+    for fmt in options.formats.split(","):
+        out = work / f"out-{fmt}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        r = _run("format", str(frozen), fmt, str(out))
+        print(f"{fmt:<8} {r['build_s']:>8.2f} {r['write_s']:>8.2f} {r['total_s']:>8.2f} "
+              f"{r['peak_mb']:>8.0f} {r['bytes'] / 1e6:>8.1f}")
+
+    out = work / "out-same-rows"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    same = _run("same_rows", str(frozen), str(out))
+    verdict = "OK" if same["ratio"] <= 2 else "ABOVE TARGET"
+    print(f"\nsame rows ({same['rows']} viral-load results): pandas read_sql+to_csv {same['baseline_s']:.2f} s, "
+          f"trialdb viral_loads CSV {same['trialdb_s']:.2f} s: {same['ratio']:.2f}x (target <= 2x) {verdict}")
+
+    small_rows = max(options.lab_rows // 10, 1)
+    lab_small, lab_big = work / "labs_small.csv", work / "labs_big.csv"
+    write_lab_file(lab_small, options.participants, small_rows)
+    write_lab_file(lab_big, options.participants, options.lab_rows)
+    results = {}
+    for name, kind, lab in (("import small", "import", lab_small), ("import", "import", lab_big),
+                            ("executemany", "executemany", lab_big)):
+        copy = work / f"import-{name.replace(' ', '_')}.sqlite3"
+        shutil.copyfile(database, copy)
+        results[name] = _run(kind, str(copy), str(lab))
+    imp, raw, small = results["import"], results["executemany"], results["import small"]
+    ratio = imp["seconds"] / raw["seconds"]
+    print(f"\nlaboratory import of {imp['rows']} rows: trialdb {imp['seconds']:.2f} s "
+          f"({imp['rows'] / imp['seconds']:.0f} rows/s, all committed: {imp['committed']}), "
+          f"raw executemany {raw['seconds']:.2f} s: {ratio:.2f}x (target <= 3x) "
+          f"{'OK' if ratio <= 3 else 'ABOVE TARGET'}")
+    print(f"import peak memory: {small['peak_mb']:.0f} MB for {small['rows']} rows, "
+          f"{imp['peak_mb']:.0f} MB for {imp['rows']} rows (process start {imp['peak_mb_before']:.0f} MB)")
+    print(f"\nwork folder: {work}")
+
+
+if __name__ == "__main__":
+    main()
