@@ -113,10 +113,11 @@ def build_database(path: Path, participants: int, results: int, seed: int = 7) -
                 day = -3 + (k // 2) * 7
                 state = rng.choices(["not_detected", "below_lloq", "quantified"], [5, 2, 3])[0]
                 value = round(10 ** rng.uniform(2.5, 5.5)) if state == "quantified" else None
+                printed = str(value) if value else ("ND" if state == "not_detected" else "<35")
                 loads.append({"participant_id": pid, "virus": virus, "specimen": "plasma",
-                              "sampled_on": d0 + timedelta(days=day), "assay_id": 1 if virus == "CMV" else 2,
-                              "state": state, "value": value, "unit": "IU/mL" if virus == "CMV" else "copies/mL",
-                              "reported_as": str(value) if value else ("ND" if state == "not_detected" else "<35"),
+                              "sampled_on": d0 + timedelta(days=day),
+                              "assay_id": 1 if virus == "CMV" else 2, "state": state, "value": value,
+                              "unit": "IU/mL" if virus == "CMV" else "copies/mL", "reported_as": printed,
                               "is_complete": True})
         for model, rows in ((Participant, people), (ConsentRecord, consents), (CarTInfusion, infusions),
                             (ClinicalCourse, clinical), (FollowUp, follow), (ViralLoadResult, loads)):
@@ -243,8 +244,9 @@ def worker_executemany(database: Path, lab_file: Path) -> dict[str, Any]:
             pid = int(number.split("-")[1])
             day, month, year = sampled.split("/")
             value = float(result.replace(",", ".")) if result[0].isdigit() else None
-            rows.append((pid, "CMV", "plasma", f"{year}-{month}-{day}", 1,
-                         "quantified" if value else "not_detected", value, "IU/mL", result, 1, 1, 0, now, now))
+            state = "quantified" if value else "not_detected"
+            rows.append((pid, "CMV", "plasma", f"{year}-{month}-{day}", 1, state, value, "IU/mL", result,
+                         1, 1, 0, now, now))
     connection.executemany(
         "INSERT INTO viral_load_result (participant_id, virus, specimen, sampled_on, assay_id, state, value,"
         " unit, reported_as, row_version, is_complete, is_deleted, created_at, updated_at)"
@@ -280,7 +282,8 @@ def _run(*args: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--participants", type=int, default=10_000)
     parser.add_argument("--results", type=int, default=30)
     parser.add_argument("--lab-rows", type=int, default=100_000)
@@ -327,7 +330,8 @@ def main() -> None:
     out.mkdir()
     same = _run("same_rows", str(frozen), str(out))
     verdict = "OK" if same["ratio"] <= 2 else "ABOVE TARGET"
-    print(f"\nsame rows ({same['rows']} viral-load results): pandas read_sql+to_csv {same['baseline_s']:.2f} s, "
+    print(f"\nsame rows ({same['rows']} viral-load results): "
+          f"pandas read_sql+to_csv {same['baseline_s']:.2f} s, "
           f"trialdb viral_loads CSV {same['trialdb_s']:.2f} s: {same['ratio']:.2f}x (target <= 2x) {verdict}")
 
     small_rows = max(options.lab_rows // 10, 1)
