@@ -9,6 +9,7 @@ participant (dates against birth and D0) is checked by
 from __future__ import annotations
 
 import enum
+import math
 from datetime import date
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -42,6 +43,9 @@ class LocalFloatField(FloatField):  # type: ignore[misc]  # wtforms ships no typ
             valuelist = [v.replace("\u00a0", "").replace(" ", "").replace(",", ".")
                          for v in valuelist]
         super().process_formdata(valuelist)
+        if self.data is not None and not math.isfinite(self.data):  # nan, inf, 1e309
+            self.data = None
+            raise ValueError(self.gettext("Not a valid float value."))
 
 
 class _Range:
@@ -56,7 +60,10 @@ class _Range:
     def __call__(self, form: Any, field: Field) -> None:
         if field.data is None:
             return
-        number = float(field.data)
+        try:
+            number = float(field.data)
+        except OverflowError:  # an integer beyond every float is beyond every limit
+            number = math.inf if field.data > 0 else -math.inf
         if self.minimum is not None and not self.minimum.admits_from_below(number):
             key = "min_inclusive" if self.minimum.inclusive else "min_exclusive"
             raise ValidationError(message(key, self.language, limit=_fmt(self.minimum.value)))

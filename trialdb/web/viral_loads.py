@@ -24,7 +24,9 @@ _FIELDS = ("sampled_on", "virus", "specimen", "assay_id", "result", "unit")
 
 def _rows_from_form() -> list[service.LoadRow]:
     """Grid rows from the posted form: fields named rows-<i>-<field>."""
-    count = min(int(request.form.get("row_count", "0") or 0), service.MAX_ROWS + 1)
+    count_text = request.form.get("row_count", "0").strip()
+    count = min(int(count_text) if count_text.isascii() and count_text.isdigit() else 0,
+                service.MAX_ROWS + 1)
     return [service.LoadRow(**{name: request.form.get(f"rows-{i}-{name}", "").strip()
                                for name in _FIELDS}) for i in range(count)]
 
