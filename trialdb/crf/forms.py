@@ -43,7 +43,7 @@ class LocalFloatField(FloatField):  # type: ignore[misc]  # wtforms ships no typ
             valuelist = [v.replace("\u00a0", "").replace(" ", "").replace(",", ".")
                          for v in valuelist]
         super().process_formdata(valuelist)
-        number: float | None = self.data
+        number: float | None = getattr(self, "data", None)
         if number is not None and not math.isfinite(number):  # nan, inf, 1e309
             self.data = None
             raise ValueError(self.gettext("Not a valid float value."))
