@@ -295,3 +295,24 @@ def test_generation_alone_needs_no_database() -> None:
     assert len(generated.bundles) == 25
     assert sum(generated.facts[key] for key in generated.facts
                if key == "included" or key.startswith("screen failure")) == 25
+
+
+def test_bulk_chain_text_equals_the_verifiers_for_awkward_values(db: Session) -> None:
+    odd = 'quote " backslash \\ tab \t newline \n é ü 中 \u2028 \x01'
+    entries = [
+        audit.Entry(action="create", entity=odd, entity_id=7, study_number="TST-0001",
+                    site_code="TST", changes={"a": [None, odd], "n": [1, 2.5], "d": [None, True]},
+                    reason=odd),
+        audit.Entry(action="update"),
+        audit.Entry(action="create", changes_json=audit.canonical_json(
+            {"when": [None, date(2025, 1, 2)], "virus": [None, Virus.CMV]})),
+    ]
+    odd_actor = Actor(user_id=12, name=odd, role=None)
+    assert audit.record_many(db, odd_actor, entries) == 3
+    event = audit.record(db, SYSTEM, audit.Entry(action="sign", reason=odd))
+    assert audit.content_hash(event) == event.row_hash
+    db.expire_all()
+    assert audit.verify_chain(db) is None
+    stored = db.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(4)).all()
+    assert stored[1].changes == {"when": [None, "2025-01-02"], "virus": [None, "CMV"]}
+    assert stored[3].changes == {"a": [None, odd], "n": [1, 2.5], "d": [None, True]}

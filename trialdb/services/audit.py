@@ -154,7 +154,24 @@ def _canonical(value: Any) -> str:
 
 
 def _json_default(value: Any) -> Any:
+    if type(value) is date:  # the usual case in form values
+        return value.isoformat()
     return jsonable(value)
+
+
+_encode_text = json.encoder.encode_basestring  # the C encoder's own, with ensure_ascii=False
+
+
+def _scalar(value: Any) -> str:
+    """A scalar written exactly as `_canonical` writes it."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return _encode_text(value)
+    if kind is int:
+        return int.__repr__(value)
+    return _canonical(value)
 
 
 _CHANGES_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -178,33 +195,32 @@ def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[di
     now_text = _utc_text(now)
     user_role = actor.role.value if actor.role else None
     rows: list[dict[str, Any]] = []
+    # The canonical text of each row is written out field by field, keys in
+    # sorted order: exactly _canonical() of the whole content, which
+    # content_hash() recomputes; the parts shared by the batch are encoded once.
+    occurred = _scalar(now_text)
+    tail = (f'"user_id":{_scalar(actor.user_id)},"user_name":{_scalar(actor.name)},'
+            f'"user_role":{_scalar(user_role)}}}')
     for entry in entries:
         changes = entry.changes_json
         if changes is None and entry.changes is not None:
             changes = _canonical(jsonable(entry.changes))
-        # The content without its changes, in canonical form; the changes'
-        # text goes in after "action", the first key in sorted order, so that
-        # the result is exactly _canonical() of the whole content, which
-        # content_hash() recomputes. In the encoded action every quote is
-        # escaped, so the first ',"entity":' is where the second member starts.
-        rest: dict[str, Any] = {
-            "action": entry.action,
-            "entity": entry.entity,
-            "entity_id": entry.entity_id,
-            "occurred_at": now_text,
-            "previous_hash": previous,
-            "reason": entry.reason,
-            "site_code": entry.site_code,
-            "study_number": entry.study_number,
-            "user_id": actor.user_id,
-            "user_name": actor.name,
-            "user_role": user_role,
-        }
-        text_form = _canonical(rest)
-        cut = text_form.index(',"entity":')
-        canonical = f'{text_form[:cut]},"changes":{changes or "null"}{text_form[cut:]}'
+        link = previous
+        canonical = (
+            f'{{"action":{_scalar(entry.action)},"changes":{changes or "null"},'
+            f'"entity":{_scalar(entry.entity)},"entity_id":{_scalar(entry.entity_id)},'
+            f'"occurred_at":{occurred},"previous_hash":{_scalar(link)},'
+            f'"reason":{_scalar(entry.reason)},"site_code":{_scalar(entry.site_code)},'
+            f'"study_number":{_scalar(entry.study_number)},{tail}')
         previous = hashlib.sha256(canonical.encode()).hexdigest()
-        rows.append(rest | {"occurred_at": now, "changes_text": changes, "row_hash": previous})
+        rows.append({
+            "occurred_at": now, "user_id": actor.user_id, "user_name": actor.name,
+            "user_role": user_role, "site_code": entry.site_code, "action": entry.action,
+            "entity": entry.entity, "entity_id": entry.entity_id,
+            "study_number": entry.study_number, "changes_text": changes,
+            "reason": entry.reason, "previous_hash": link,
+            "row_hash": previous,
+        })
     if rows:
         ids = reserve_ids(session, _AUDIT_TABLE, len(rows))
         for row, new_id in zip(rows, ids, strict=True):
