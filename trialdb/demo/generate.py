@@ -126,8 +126,10 @@ def _between(rng: random.Random, first: date, last: date) -> date:
 
 
 def _printed(value: float, style: str) -> str:
-    """A quantity as the site's laboratory prints it."""
+    """A quantity as the site's laboratory prints it: three significant digits."""
     number = round(value)
+    if number >= 1000:
+        number = round(number, 2 - len(str(number)) + 1)
     if style == "scientific":
         return f"{number:.2E}".replace(".", ",")
     if style == "grouped" and number >= 1000:
