@@ -71,13 +71,23 @@ def _text(column: Any) -> Any:
 
 
 def _frame(session: Session, statement: Executable) -> pd.DataFrame:
-    result = session.execute(statement)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    """The rows of a Core statement as a frame (through the connection: no ORM row handling)."""
+    result = session.connection().execute(statement)
+    columns = list(result.keys())
+    return pd.DataFrame.from_records(result.fetchall(), columns=columns, coerce_float=True)
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    """Dates as datetime64 (ISO text, as SQLite gives them, is parsed in one pass)."""
+    if values.dtype == object and len(values) and isinstance(values.dropna().iloc[0]
+                                                            if values.notna().any() else None, str):
+        return pd.to_datetime(values, format="%Y-%m-%d")
+    return pd.to_datetime(values)
 
 
 def _days(later: pd.Series, d0: pd.Series) -> pd.Series:
     """Whole days from D0 (nullable integers; missing when either date is)."""
-    delta = pd.to_datetime(later) - pd.to_datetime(d0)
+    delta = _dates(later) - _dates(d0)
     return delta.dt.days.astype("Int64")
 
 
@@ -98,15 +108,18 @@ def _finish(spec: DatasetSpec, frame: pd.DataFrame) -> Dataset:
         if variable.why and variable.missing_name not in frame:
             _reason(frame, variable.name, [])
     columns = [v.name for v in spec.columns()]
-    out = frame.reindex(columns=columns).reset_index(drop=True)
+    out = frame.reindex(columns=columns)
+    if not isinstance(out.index, pd.RangeIndex) or out.index.start != 0 or out.index.step != 1:
+        out = out.reset_index(drop=True)
     for variable in spec.columns():
         series = out[variable.name]
         if variable.kind == "int" or variable.kind == "bool":
-            out[variable.name] = pd.to_numeric(series.astype("object").where(series.notna(), None),
-                                               errors="raise").astype("Int64")
+            if series.dtype == object:
+                series = pd.to_numeric(series.where(series.notna(), None), errors="raise")
+            out[variable.name] = series.astype("Int64")
         elif variable.kind == "float":
             out[variable.name] = pd.to_numeric(series, errors="raise").astype("float64")
-        else:
+        elif series.dtype != object or series.hasnans:
             out[variable.name] = series.astype("object").where(series.notna(), None)
     return Dataset(spec, out)
 
@@ -321,15 +334,16 @@ def build_endpoints(session: Session, people: pd.DataFrame,
 def build_viral_loads(session: Session, people: pd.DataFrame) -> Dataset:
     frame = _frame(session, select(
         ViralLoadResult.participant_id, ViralLoadResult.id.label("result_id"),
-        ViralLoadResult.sampled_on, _text(ViralLoadResult.virus), _text(ViralLoadResult.specimen),
+        _text(ViralLoadResult.sampled_on), _text(ViralLoadResult.virus), _text(ViralLoadResult.specimen),
         _text(ViralLoadResult.state), ViralLoadResult.reported_as, ViralLoadResult.value,
         _text(ViralLoadResult.unit), Assay.name.label("assay"), Assay.limit_of_detection.label("assay_lod"),
         Assay.lloq.label("assay_lloq"), Assay.copies_per_iu.label("assay_copies_per_iu"),
     ).join(Assay, Assay.id == ViralLoadResult.assay_id)
+     .join(Participant, Participant.id == ViralLoadResult.participant_id)
      .where(ViralLoadResult.is_deleted.is_(False))
-     .order_by(ViralLoadResult.participant_id, ViralLoadResult.sampled_on, ViralLoadResult.id))
+     .order_by(Participant.study_number, ViralLoadResult.sampled_on, ViralLoadResult.id))
+    # an inner merge keeps the query's order (study number, day, result)
     frame = frame.merge(people[["participant_id", "study_number", "d0"]], on="participant_id")
-    frame = frame.sort_values(["study_number", "sampled_on", "result_id"], kind="stable")
     frame["study_day"] = _days(frame["sampled_on"], frame["d0"])
     value = frame["value"].astype("float64")
     frame["log10_value"] = _log10(value)

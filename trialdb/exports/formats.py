@@ -17,6 +17,7 @@ from typing import Final
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pyreadstat
 
@@ -55,8 +56,10 @@ def _codes_text(variable: Variable) -> str:
 
 
 def write_csv(dataset: Dataset, folder: Path) -> list[Path]:
+    """UTF-8, comma-separated, header line, quotes only where needed, empty for missing."""
     path = folder / f"{dataset.spec.name}.csv"
-    dataset.frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    table = pa.Table.from_pandas(dataset.frame, preserve_index=False)
+    pa_csv.write_csv(table, path, write_options=pa_csv.WriteOptions(quoting_style="needed"))
     return [path]
 
 
