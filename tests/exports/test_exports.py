@@ -265,3 +265,24 @@ def test_odm_export_validates_against_the_odm_1_3_2_schema(db, cohort, statistic
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(InvalidInput, match="pdf"):
         parse_formats("csv,pdf")
+
+
+def test_signed_casebooks_export_with_odm_signatures(db, cohort, statistician, tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from trialdb.models import Signature
+
+    xmlschema = pytest.importorskip("xmlschema")
+    investigator = factories.user(db, Role.INVESTIGATOR, sites=[cohort.site])
+    db.add(Signature(participant_id=cohort.reactivated.id, entity="participant",
+                     record_id=cohort.reactivated.id, signer_id=investigator.id, signer_name="Dr Who",
+                     signed_at=datetime(2026, 6, 1, 10, 30, tzinfo=UTC), meaning="reviewed_and_approved",
+                     content_hash="0" * 64))
+    db.flush()
+    result = bundle.run_export(db, statistician, tmp_path, ["csv", "odm"])
+    document = result.directory / "odm" / "study.odm.xml"
+    assert list(xmlschema.XMLSchema(str(ODM_XSD)).iter_errors(str(document))) == []
+    text = document.read_text(encoding="utf-8")
+    assert '<SignatureRef SignatureOID="SD.reviewed_and_approved"/>' in text
+    assert "<DateTimeStamp>2000-03-24T10:30:00</DateTimeStamp>" in text  # D0 + 83 days, on the anchor
+    assert "Dr Who" not in text and "2026-06-01" not in text

@@ -110,6 +110,11 @@ def open_snapshot(session: Session, snapshot_id: int) -> Iterator[Session]:
                          connect_args={"check_same_thread": False})
     try:
         migrate.upgrade(engine, content["schema_revision"])
+        # Frozen rows may name staff accounts (signatures, queries), which are not
+        # study data and stay out of snapshots: no foreign-key checks on this copy.
+        raw = engine.raw_connection()
+        raw.cursor().execute("PRAGMA foreign_keys=OFF")
+        raw.close()
         with engine.begin() as connection:
             for table in _tables():
                 data = content["tables"].get(table.name)
