@@ -149,7 +149,8 @@ def populate(url: str, participants: int, seed: int = 7) -> tuple[str, list[str]
              "only_one_parent_alive": False, "patient_signed_on": today - timedelta(days=195),
              "investigator_signed_on": today - timedelta(days=195), "is_valid": True}
             for p in pids])
-        d0s = {p: today - timedelta(days=rng.randint(0, 120)) for p in pids}
+        # accrual over four years, as a real 1,000-participant site would have it
+        d0s = {p: today - timedelta(days=rng.randint(0, 4 * 365)) for p in pids}
         connection.execute(insert(CarTInfusion.__table__), [
             {**common, "participant_id": p, "infused_on": d0s[p],
              "product": CarTProduct.TISAGENLECLEUCEL, "target_antigen": TargetAntigen.CD19,
@@ -187,21 +188,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], workers: int, threads: int) -> Iterator[int]:
+def gunicorn(app_spec: str, env: dict[str, str], workers: int, threads: int,
+             ready_path: str) -> Iterator[int]:
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-               "--keep-alive", "30",
+               "--keep-alive", "30", "--preload",
                "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app_spec]
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            try:
-                with closing(socket.create_connection(("127.0.0.1", port), timeout=1)):
+            try:  # ready when a worker answers, not when the master listens
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                connection.request("GET", ready_path)
+                if connection.getresponse().status < 500:
                     break
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.3)
         else:
             raise RuntimeError(f"gunicorn did not start: {app_spec}")
         yield port
@@ -317,11 +321,11 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
             email, numbers = populate(url, participants)
             env = {"TRIALDB_DATABASE_URL": url, "TRIALDB_INSTANCE_PATH": str(folder),
                    "TRIALDB_SECRET_KEY": uuid.uuid4().hex, "TRIALDB_SESSION_IDLE_MINUTES": "60"}
-            with gunicorn("web:bare_app()", env, workers, threads) as port:
+            with gunicorn("web:bare_app()", env, workers, threads, "/ping") as port:
                 clients = [Client(port) for _ in range(CLIENTS)]
                 results.append(run_load("bare Flask /ping", backend, clients, per_client * 4,
                                         lambda c, i, n: ("GET", "/ping", None), 200))
-            with gunicorn("trialdb.web:create_app()", env, workers, threads) as port:
+            with gunicorn("trialdb.web:create_app()", env, workers, threads, "/login") as port:
                 clients = [Client(port) for _ in range(CLIENTS)]
                 for client in clients:
                     client.sign_in(email)

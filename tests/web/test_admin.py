@@ -84,5 +84,6 @@ def test_coordinator_cannot_use_admin_pages(client_a: FlaskClient, world: World)
 def test_unknown_account_is_404(app: Flask, world: World) -> None:
     client = _admin(app, world)
     assert client.get("/admin/users/987654321").status_code == 404
+    assert client.get("/admin/users/98765432109876543210").status_code == 404
     page = client.get("/admin/users").get_data(as_text=True)
     assert re.search(r"Comptes utilisateurs", page)

@@ -245,7 +245,9 @@ def test_garbage_never_gives_a_500(client_a: FlaskClient, participant: Participa
             "daily_dose_mg": "nan", "dose_mg": "inf", "description": "x" * 100000}
     for path in ("forms/infusion", "forms/clinical_course", "forms/corticosteroids/new",
                  "forms/antivirals/new", "forms/deviations/new", "forms/nope",
-                 "forms/infusion/999999999", "screening/eligibility", "screening/consent",
+                 "forms/infusion/999999999", "forms/serology/99999999999999999999999",
+                 "forms/serology/99999999999999999999999/delete", "screening/eligibility",
+                 "screening/consent",
                  "screening/other", "viral-loads", "genotypes/new", "include"):
         response = post(client_a, f"/participants/{sn}/{path}", junk,
                         token_page=f"/participants/{sn}")

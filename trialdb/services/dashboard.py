@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy import String, case, func, literal, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from trialdb.crf.definitions import FormSpec, load_forms
@@ -24,6 +24,8 @@ from trialdb.vocab import ParticipantStatus, Specimen, Virus
 EMPTY, IN_PROGRESS, COMPLETE = "empty", "in_progress", "complete"
 #: Statuses of participants still followed, whose time points are tracked.
 FOLLOWED = (ParticipantStatus.INCLUDED,)
+#: How long after a participant's last window closes their missed time points stay listed.
+OVERDUE_LISTED_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -86,26 +88,36 @@ def visible_sites(session: Session, actor: Actor) -> list[Site]:
     return list(session.scalars(query))
 
 
-def _form_statuses(session: Session, form: FormSpec, participant_ids: list[int]) -> dict[int, str]:
-    model = form.model
-    rows = session.execute(
-        select(model.participant_id, func.count(),
-               func.sum(case((model.is_complete.is_(True), 1), else_=0)))
-        .where(model.participant_id.in_(participant_ids), model.is_deleted.is_(False))
-        .group_by(model.participant_id)
-    ).all()
-    return {pid: COMPLETE if done == total else IN_PROGRESS for pid, total, done in rows}
+def _form_statuses(session: Session, forms: list[FormSpec],
+                   participant_ids: list[int]) -> dict[str, dict[int, str]]:
+    """Status of every form for these participants, in one UNION ALL query."""
+    parts = [
+        select(literal(form.name).label("form"), form.model.participant_id.label("pid"),
+               func.count().label("total"),
+               func.sum(case((form.model.is_complete.is_(True), 1), else_=0)).label("done"))
+        .where(form.model.participant_id.in_(participant_ids), form.model.is_deleted.is_(False))
+        .group_by(form.model.participant_id)
+        for form in forms
+    ]
+    statuses: dict[str, dict[int, str]] = {form.name: {} for form in forms}
+    for name, pid, total, done in session.connection().execute(union_all(*parts)):
+        statuses[name][pid] = COMPLETE if done == total else IN_PROGRESS
+    return statuses
 
 
 def due_time_points(session: Session, site_id: int, today: date,
                     schedule: tuple[TimePoint, ...] | None = None) -> list[DueTimePoint]:
     """CMV time points whose window is open (due) or closed without a blood sample."""
     schedule = schedule or visit_schedule()
+    # Participants whose last window closed long ago are not listed: their missed
+    # samples are protocol deviations by then, not work for today.
+    horizon = today - timedelta(days=max(p.day + p.after for p in schedule)
+                                + OVERDUE_LISTED_DAYS)
     infused = session.connection().execute(
         select(Participant.id, Participant.study_number, CarTInfusion.infused_on)
         .join(CarTInfusion, CarTInfusion.participant_id == Participant.id)
         .where(Participant.site_id == site_id, Participant.status.in_(FOLLOWED),
-               CarTInfusion.is_deleted.is_(False))
+               CarTInfusion.is_deleted.is_(False), CarTInfusion.infused_on >= horizon)
     ).all()
     if not infused:
         return []
@@ -159,7 +171,7 @@ def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
     ids = [pid for pid, _number, _status in participants]
-    per_form = {form.name: _form_statuses(session, form, ids) for form in forms} if ids else {}
+    per_form = _form_statuses(session, forms, ids) if ids else {}
     rows = []
     for pid, number, status in participants:
         row = DashboardRow(pid, number, status)

@@ -99,7 +99,7 @@ def _attach(form: FlaskForm, errors: list[str], error: UserError) -> None:
 @login_required  # type: ignore[untyped-decorator]
 @admin_required
 def edit_user(user_id: int) -> Response | str | tuple[str, int]:
-    user = db().get(User, user_id)
+    user = db().get(User, user_id) if 0 < user_id <= 2**31 - 1 else None
     if user is None:
         raise NotFound("No such account.", "Compte introuvable.")
     form = _user_form(_sites(), new=False)
@@ -129,6 +129,8 @@ def edit_user(user_id: int) -> Response | str | tuple[str, int]:
 @login_required  # type: ignore[untyped-decorator]
 @admin_required
 def set_active(user_id: int) -> Response:
+    if not 0 < user_id <= 2**31 - 1:
+        raise NotFound("No such account.", "Compte introuvable.")
     staff.set_active(db(), actor(), user_id, request.form.get("active") == "1")
     commit()
     flash("account_saved")

@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
 from trialdb.crf.definitions import code_label
@@ -97,12 +97,18 @@ def admin_required(view: F) -> F:
 
 
 def _load_user(user_id: str) -> SignedInUser | None:
-    if not user_id.isdigit():
+    """The signed-in user, re-read on every request (a deactivation takes effect at
+    once) in one short read: a POST's write transaction only starts in the view."""
+    if not user_id.isdigit() or len(user_id) > 10:
         return None
-    user = db().get(User, int(user_id))
-    if user is None or not user.is_active:
-        return None
-    return SignedInUser(user)
+    state = current_app.extensions["trialdb"]
+    with state.read_factory() as session:
+        user = session.scalars(
+            select(User).options(joinedload(User.memberships)).where(User.id == int(user_id))
+        ).unique().one_or_none()
+        if user is None or not user.is_active:
+            return None
+        return SignedInUser(user)
 
 
 def _idle_timeout() -> Response | None:

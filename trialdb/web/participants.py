@@ -34,8 +34,11 @@ def form_spec_or_404(name: str) -> FormSpec:
     return spec
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
+
+
 def record_or_404(spec: FormSpec, participant: Participant, record_id: int) -> Any:
-    record = db().get(spec.model, record_id)
+    record = db().get(spec.model, record_id) if 0 < record_id <= MAX_ID else None
     if record is None or record.is_deleted or record.participant_id != participant.id:
         raise NotFound("No such record.", "Fiche introuvable.")
     return record
