@@ -61,10 +61,10 @@ def load_demo(engine: Engine, *, participants: int = 120, seed: int = 2024,
     """Fill a migrated, empty database with the demo; the summary to print."""
     if participants < 1:
         raise ValueError("at least one participant")
+    load_reference_data(engine)  # first: refuses a database that already holds the demo
     with tqdm(total=participants, desc="generating", unit="participant",
               disable=not progress) as bar:
         generated = generate_cohort(participants, seed, progress=bar.update)
-    load_reference_data(engine)
     with tqdm(total=participants, desc="loading", unit="participant",
               disable=not progress) as bar:
         report = load_cohort(engine, generated, batch_size=batch_size, progress=bar.update)

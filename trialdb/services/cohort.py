@@ -528,8 +528,12 @@ def _viral_load_row(result: LabResult, assays: Mapping[str, Assay], today: date,
 
 
 def _created(values: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """An audit row's changes for a new record: every field set, from nothing."""
-    return {name: [None, value] for name, value in values.items() if value is not None}
+    """An audit row's changes for a new record: every field set, from nothing.
+
+    Dates are written as the trail keeps them (ISO text) here, which spares
+    the serialiser a call back per date."""
+    return {name: [None, value.isoformat() if type(value) is date else value]
+            for name, value in values.items() if value is not None}
 
 
 def _insert_with_ids(session: Session, model: type[Any],
