@@ -382,14 +382,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench-web.json")
     args = parser.parse_args()
     results: list[Result] = []
+    load_before = os.getloadavg()
     for backend in args.db.split(","):
         results.extend(bench_backend(backend, args.requests, args.participants, args.workers,
                                      args.threads))
     text_report = report(results)
+    load_after = os.getloadavg()
     print(text_report)
+    print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
+          f"on {os.cpu_count()} cores (other work on the machine skews every figure)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"clients": CLIENTS, "workers": args.workers,
                                     "threads": args.threads, "cores": os.cpu_count(),
+                                    "load_average": [load_before[0], load_after[0]],
                                     "results": [asdict(r) for r in results]}, indent=2))
     print(f"written {args.out}")
 
