@@ -3,6 +3,7 @@ user, site isolation, the idle timeout and the template helpers."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -12,6 +13,7 @@ from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
@@ -133,7 +135,11 @@ def _idle_timeout() -> Response | None:
 def _close_session(_exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
-        db_session.close()  # rolls back whatever was not committed
+        # A connection that died under the request (database restarted, network
+        # cut) has no transaction left to roll back; SQLAlchemy has invalidated
+        # it and the pool replaces it. The answer was already given.
+        with contextlib.suppress(DBAPIError):
+            db_session.close()  # rolls back whatever was not committed
 
 
 def _security_headers(response: Response) -> Response:
