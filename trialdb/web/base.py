@@ -68,7 +68,7 @@ def actor() -> Actor:
 
 def participant_or_404(study_number: str) -> Participant:
     """The participant, only when the user may see their site (404 otherwise)."""
-    participant = db().scalar(select(Participant).where(
+    participant = db().scalar(select(Participant).options(joinedload(Participant.site)).where(
         Participant.study_number == study_number.strip().upper()))
     if participant is None or not actor().may_see_site(participant.site_id):
         raise NotFound("No such participant.", "Participant introuvable.")
