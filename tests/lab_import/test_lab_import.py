@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from trialdb.errors import Forbidden, InvalidInput
 from trialdb.models import Assay, AuditEvent, LabImportBatch, Participant, ViralLoadResult
-from trialdb.services import lab_import
+from trialdb.services import audit, lab_import
 from trialdb.services.actor import Actor
 from trialdb.services.lab_import import RowKind, RowOutcome
 from trialdb.vocab import LoadUnit, ResultState, Role, Specimen, Virus
@@ -84,6 +84,7 @@ def test_default_layout_imports_lab_notations_and_audits_the_file_hash(db, setti
         AuditEvent.action == "create", AuditEvent.entity == "viral_load_result",
         AuditEvent.study_number == p1)).all()
     assert sorted(created) == sorted(r.id for r in stored)
+    assert audit.verify_chain(db) is None
 
 
 def test_importing_the_same_file_twice_adds_nothing(db, setting) -> None:

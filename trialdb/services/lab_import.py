@@ -487,7 +487,7 @@ class _Importer:
                             "study_number")
         virus = _virus(row["virus"])
         specimen = _specimen(row["specimen"])
-        sampled_on = _date(row["sampled_on"], self.today)
+        sampled_on = _cached_date(row["sampled_on"], self.today)
         if (sampled_on.year, sampled_on.month) < known.birth:
             raise _RowError(f"The sampling date {row['sampled_on']} is before the participant's birth.",
                             f"La date de prélèvement {row['sampled_on']} précède la naissance.",
@@ -612,23 +612,32 @@ class _Importer:
         table = cast(Table, ViralLoadResult.__table__)
         ids = reserve_ids(self.session, table, len(new))
         now = utcnow()
-        values = [
-            {"id": rid, "participant_id": c.participant.participant_id, "virus": c.virus,
-             "specimen": c.specimen, "sampled_on": c.sampled_on, "assay_id": c.assay.id, "state": c.state,
-             "value": _float(c.value), "unit": c.unit, "reported_as": c.reported_as, "is_complete": True,
-             "row_version": 1, "is_deleted": False, "deletion_reason": None, "created_at": now,
-             "updated_at": now}
-            for rid, c in zip(ids, new, strict=True)
-        ]
-        self.session.execute(insert(table), values)
+        connection = self.session.connection()
+        if connection.dialect.name == "sqlite":
+            # Straight to the driver, values as SQLAlchemy's SQLite types store them
+            # (enumerations are str, ISO dates, naive UTC timestamps, 0/1): per-parameter
+            # processing would otherwise be most of the cost of a large import.
+            stamp = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            connection.exec_driver_sql(_SQLITE_INSERT, [
+                (rid, c.participant.participant_id, c.virus, c.specimen, c.sampled_on.isoformat(),
+                 c.assay.id, c.state, _float(c.value), c.unit, c.reported_as, stamp, stamp)
+                for rid, c in zip(ids, new, strict=True)])
+        else:
+            connection.execute(insert(table), [
+                {"id": rid, "participant_id": c.participant.participant_id, "virus": c.virus,
+                 "specimen": c.specimen, "sampled_on": c.sampled_on, "assay_id": c.assay.id,
+                 "state": c.state, "value": _float(c.value), "unit": c.unit, "reported_as": c.reported_as,
+                 "is_complete": True, "row_version": 1, "is_deleted": False, "created_at": now,
+                 "updated_at": now}
+                for rid, c in zip(ids, new, strict=True)])
         if not write_audit:
             return
         entries = []
         for rid, c in zip(ids, new, strict=True):
             changes: dict[str, list[Any]] = {
-                "virus": [None, str(c.virus)], "specimen": [None, str(c.specimen)],
+                "virus": [None, c.virus], "specimen": [None, c.specimen],
                 "sampled_on": [None, c.sampled_on.isoformat()], "assay_id": [None, c.assay.id],
-                "state": [None, str(c.state)], "unit": [None, str(c.unit)],
+                "state": [None, c.state], "unit": [None, c.unit],
                 "reported_as": [None, c.reported_as], "is_complete": [None, True]}
             if c.value is not None:
                 changes["value"] = [None, _float(c.value)]
@@ -638,6 +647,17 @@ class _Importer:
                 changes_json=audit.canonical_json(changes), reason=f"laboratory import, line {c.line}",
             ))
         audit.record_many(self.session, self.actor, entries)
+
+
+_SQLITE_INSERT: Final = (
+    "INSERT INTO viral_load_result (id, participant_id, virus, specimen, sampled_on, assay_id, state, "
+    "value, unit, reported_as, is_complete, row_version, is_deleted, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 0, ?, ?)")
+
+
+@lru_cache(maxsize=4096)
+def _cached_date(text: str, today: date) -> date:
+    return _date(text, today)
 
 
 def _float(value: Decimal | None) -> float | None:
