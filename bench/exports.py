@@ -325,7 +325,7 @@ def main() -> None:
 
     print("\nexport by format (all datasets; build = datasets from the snapshot, write = files)")
     print(f"{'format':<8} {'build s':>8} {'write s':>8} {'total s':>8} {'peak MB':>8} {'MB':>8}")
-    for fmt in options.formats.split(","):
+    for fmt in [f for f in options.formats.split(",") if f]:
         out = work / f"out-{fmt}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
