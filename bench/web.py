@@ -127,23 +127,23 @@ def populate(url: str, participants: int, seed: int = 7) -> tuple[str, list[str]
     today = date.today()
     numbers = [f"{SITE}-{i:04d}" for i in range(1, participants + 1)]
     with engine.begin() as connection:
-        connection.execute(insert(Participant.__table__), [
+        connection.execute(insert(Participant), [
             {"site_id": site_id, "study_number": n, "part": StudyPart.PROSPECTIVE,
              "sex": rng.choice(list(Sex)), "birth_year": rng.randint(1950, 2010),
              "birth_month": rng.randint(1, 12), "status": ParticipantStatus.INCLUDED,
              "screened_on": today - timedelta(days=200), "included_on": today - timedelta(days=190),
              "row_version": 1} for n in numbers])
-        ids = dict(connection.execute(text(
+        ids: dict[str, int] = dict(connection.execute(text(
             "SELECT study_number, id FROM participant WHERE site_id = :s"), {"s": site_id}).all())
         pids = [ids[n] for n in numbers]
         common = {"row_version": 1, "is_complete": True, "is_deleted": False}
-        connection.execute(insert(EligibilityAssessment.__table__), [
+        connection.execute(insert(EligibilityAssessment), [
             {**common, "participant_id": p, "assessed_on": today - timedelta(days=195),
              "car_t_for_refractory_disease": True, "cmv_igg_positive": True,
              "social_security_affiliation": True, "under_guardianship": False,
              "ame_beneficiary": False, "decision": "eligible", "failed_criteria": []}
             for p in pids])
-        connection.execute(insert(ConsentRecord.__table__), [
+        connection.execute(insert(ConsentRecord), [
             {**common, "participant_id": p, "regime": ConsentRegime.CONSENT,
              "document_version": "v1", "consent_on": today - timedelta(days=195),
              "only_one_parent_alive": False, "patient_signed_on": today - timedelta(days=195),
@@ -151,7 +151,7 @@ def populate(url: str, participants: int, seed: int = 7) -> tuple[str, list[str]
             for p in pids])
         # accrual over four years, as a real 1,000-participant site would have it
         d0s = {p: today - timedelta(days=rng.randint(0, 4 * 365)) for p in pids}
-        connection.execute(insert(CarTInfusion.__table__), [
+        connection.execute(insert(CarTInfusion), [
             {**common, "participant_id": p, "infused_on": d0s[p],
              "product": CarTProduct.TISAGENLECLEUCEL, "target_antigen": TargetAntigen.CD19,
              "disease": Disease.LBCL, "disease_status": DiseaseStatus.RELAPSE,
@@ -174,7 +174,7 @@ def populate(url: str, participants: int, seed: int = 7) -> tuple[str, list[str]
                               "state": ResultState.QUANTIFIED if quantified
                               else ResultState.NOT_DETECTED,
                               "value": float(rng.randint(100, 50000)) if quantified else None})
-        connection.execute(insert(ViralLoadResult.__table__), loads)
+        connection.execute(insert(ViralLoadResult), loads)
     engine.dispose()
     return email, numbers
 
@@ -312,7 +312,7 @@ def run_load(name: str, backend: str, clients: list[Client], per_client: int,
 
 
 def bench_backend(backend: str, per_client: int, participants: int, workers: int,
-                  threads: int) -> list[Result]:
+                  threads: int, clients_count: int = CLIENTS) -> list[Result]:
     folder = Path(tempfile.mkdtemp(prefix="trialdb-bench-"))
     results = []
     try:
@@ -322,11 +322,11 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
             env = {"TRIALDB_DATABASE_URL": url, "TRIALDB_INSTANCE_PATH": str(folder),
                    "TRIALDB_SECRET_KEY": uuid.uuid4().hex, "TRIALDB_SESSION_IDLE_MINUTES": "60"}
             with gunicorn("web:bare_app()", env, workers, threads, "/ping") as port:
-                clients = [Client(port) for _ in range(CLIENTS)]
+                clients = [Client(port) for _ in range(clients_count)]
                 results.append(run_load("bare Flask /ping", backend, clients, per_client * 4,
                                         lambda c, i, n: ("GET", "/ping", None), 200))
             with gunicorn("trialdb.web:create_app()", env, workers, threads, "/login") as port:
-                clients = [Client(port) for _ in range(CLIENTS)]
+                clients = [Client(port) for _ in range(clients_count)]
                 for client in clients:
                     client.sign_in(email)
                 tokens = [c.token(f"/participants/{numbers[0]}") for c in clients]
@@ -377,6 +377,8 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=60, help="requests per client (saves, pages)")
     parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=CLIENTS,
+                        help="concurrent clients (1 measures the service time alone)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench-web.json")
@@ -385,14 +387,14 @@ def main() -> None:
     load_before = os.getloadavg()
     for backend in args.db.split(","):
         results.extend(bench_backend(backend, args.requests, args.participants, args.workers,
-                                     args.threads))
+                                     args.threads, args.clients))
     text_report = report(results)
     load_after = os.getloadavg()
     print(text_report)
     print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
           f"on {os.cpu_count()} cores (other work on the machine skews every figure)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"clients": CLIENTS, "workers": args.workers,
+    args.out.write_text(json.dumps({"clients": args.clients, "workers": args.workers,
                                     "threads": args.threads, "cores": os.cpu_count(),
                                     "load_average": [load_before[0], load_after[0]],
                                     "results": [asdict(r) for r in results]}, indent=2))
