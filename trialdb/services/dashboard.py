@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import String, case, func, literal, select, type_coerce, union_all
+from sqlalchemy import (
+    String,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from trialdb.crf.definitions import FormSpec, load_forms
@@ -88,19 +97,30 @@ def visible_sites(session: Session, actor: Actor) -> list[Site]:
     return list(session.scalars(query))
 
 
+@lru_cache(maxsize=4)
+def _status_query(form_names: tuple[str, ...]) -> Any:
+    """One UNION ALL over the forms' tables, built once: the participant ids are an
+    expanding parameter, so every page reuses the same compiled statement."""
+    forms = load_forms()
+    ids: Any = bindparam("ids", expanding=True)
+    return union_all(*[
+        select(literal(name).label("form"), forms[name].model.participant_id.label("pid"),
+               func.count().label("total"),
+               func.sum(case((forms[name].model.is_complete.is_(True), 1), else_=0))
+               .label("done"))
+        .where(forms[name].model.participant_id.in_(ids),
+               forms[name].model.is_deleted.is_(False))
+        .group_by(forms[name].model.participant_id)
+        for name in form_names
+    ])
+
+
 def _form_statuses(session: Session, forms: list[FormSpec],
                    participant_ids: list[int]) -> dict[str, dict[int, str]]:
-    """Status of every form for these participants, in one UNION ALL query."""
-    parts = [
-        select(literal(form.name).label("form"), form.model.participant_id.label("pid"),
-               func.count().label("total"),
-               func.sum(case((form.model.is_complete.is_(True), 1), else_=0)).label("done"))
-        .where(form.model.participant_id.in_(participant_ids), form.model.is_deleted.is_(False))
-        .group_by(form.model.participant_id)
-        for form in forms
-    ]
+    """Status of every form for these participants, in one query."""
     statuses: dict[str, dict[int, str]] = {form.name: {} for form in forms}
-    for name, pid, total, done in session.connection().execute(union_all(*parts)):
+    query = _status_query(tuple(form.name for form in forms))
+    for name, pid, total, done in session.connection().execute(query, {"ids": participant_ids}):
         statuses[name][pid] = COMPLETE if done == total else IN_PROGRESS
     return statuses
 
