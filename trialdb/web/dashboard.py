@@ -6,6 +6,7 @@ from datetime import date
 
 from flask import Blueprint, render_template, request, url_for
 from flask_login import login_required
+from markupsafe import Markup
 
 from trialdb.errors import NotFound
 from trialdb.services import dashboard as service
@@ -31,7 +32,12 @@ def index() -> str:
     lang = language()
     labels = {status: t(status) for status in (service.EMPTY, service.IN_PROGRESS,
                                                service.COMPLETE)}
-    titles = {form.name: form.title.get(lang) for form in board.forms}
-    return render_template("dashboard.html", sites=sites, site=site, board=board, labels=labels,
-                           titles=titles, participant_url=url_for("participants.show",
-                                                                  study_number="_").rstrip("_"))
+    # The grid has one cell per participant and form: each possible cell is
+    # rendered once here, the template only picks them.
+    cells = {form.name: {status: Markup(
+        '<td class="cell cell-{}" title="{} · {}"><span class="dot"></span></td>').format(
+            status, form.title.get(lang), label) for status, label in labels.items()}
+        for form in board.forms}
+    return render_template("dashboard.html", sites=sites, site=site, board=board, cells=cells,
+                           participant_url=url_for("participants.show",
+                                                   study_number="_").rstrip("_"))
