@@ -479,6 +479,10 @@ class _Importer:
             self.participants[number] = None
 
     def candidate(self, line: int, row: dict[str, str]) -> _Candidate:
+        if any("\x00" in value for value in row.values()):
+            raise _RowError("The row contains a NUL character: the file is damaged or not text.",
+                            "La ligne contient un caractère NUL : le fichier est abîmé ou n'est "
+                            "pas du texte.", "file")
         number = row["study_number"].strip().upper()
         known = self.participants.get(number)
         if known is None:
@@ -524,7 +528,8 @@ class _Importer:
                           parsed.quantified_value, unit, text.strip())
 
     def process(self, batch: list[tuple[int, dict[str, str] | None]], write_audit: bool) -> None:
-        self._load_participants({row["study_number"].strip().upper() for _, row in batch if row})
+        self._load_participants({row["study_number"].strip().upper() for _, row in batch
+                                 if row and "\x00" not in row["study_number"]})
         candidates: list[_Candidate] = []
         outcomes: list[RowOutcome] = []
         for line, row in batch:
