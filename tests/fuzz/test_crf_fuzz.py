@@ -28,7 +28,7 @@ from trialdb.services import records
 from trialdb.services.actor import Actor
 from trialdb.vocab import LoadUnit, ResultState, Specimen, Virus
 
-FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 FORMS = sorted(name for name, spec in load_forms().items() if spec.entry != "grid")
