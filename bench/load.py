@@ -125,6 +125,7 @@ def raw_insert(url: str, rows: Rows) -> tuple[float, float]:
         marker = "%s"
         json_columns = {(table.name, c.name) for table in Base.metadata.sorted_tables
                         for c in table.columns if c.type.__class__.__name__ == "JSON"}
+        rows = dict(rows)  # the caller's rows stay as read, for the next run
         for table, (columns, data) in rows.items():
             positions = [i for i, c in enumerate(columns) if (table, c) in json_columns]
             if positions:
