@@ -47,6 +47,8 @@ Long data
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -67,9 +69,11 @@ from trialdb.study.endpoints import (
     LoadResult,
     TimeToEvent,
     derive_endpoints,
+    is_cmv_blood,
     time_to_event,
 )
 from trialdb.study.timeline import age_at, study_day
+from trialdb.study.viral_load import log10_load
 from trialdb.vocab import (
     Antiviral,
     AntiviralIndication,
@@ -150,14 +154,23 @@ def _nearest_before(d0: date, items: Iterable[tuple[date, Any]]) -> Any:
     return max(window, key=lambda item: item[0])[1]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _log10_float(value: Any) -> float:
+    """`log10_load(value)` as a float, remembered: the exact Decimal logarithm is
+    costly and the same loads recur across a cohort (equal values, equal result)."""
+    return float(log10_load(value))
+
+
 def ttv_log10(result: LoadResult) -> float:
     """log10 TTV load (copies/mL): not detected 0, below LLOQ half the LLOQ, NaN if unknown."""
     if result.state is ResultState.NOT_DETECTED:
         return 0.0
     if result.state is ResultState.BELOW_LLOQ:
         return NAN if result.lloq is None else math.log10(float(result.lloq) / 2)
-    log = result.log10
-    return NAN if log is None else float(log)
+    # what LoadResult.log10 gives, as a float
+    if result.state is not ResultState.QUANTIFIED or result.value is None:
+        return NAN
+    return _log10_float(result.value)
 
 
 def _ttv_results(data: ParticipantData, settings: EndpointSettings) -> list[LoadResult]:
@@ -274,7 +287,9 @@ def build_time_to_event(cohort: Sequence[ParticipantData], settings: EndpointSet
             exclusions.append(Exclusion(data.participant_id, data.study_number, "no_infusion"))
             continue
         d0 = data.infusion.d0
-        ends = derive_endpoints(d0, data.results, data.courses, data.disease_episodes, settings,
+        # Every endpoint rule reads only CMV blood results: filter once, not in each rule.
+        cmv_blood = [r for r in data.results if is_cmv_blood(r, settings)]
+        ends = derive_endpoints(d0, cmv_blood, data.courses, data.disease_episodes, settings,
                                 follow_up_ends_on=data.withdrawn_on)
         endpoints[data.participant_id] = ends
         outcome = time_to_event(d0, ends.reactivation, ends.last_test, data.follow_up, settings)
@@ -346,15 +361,16 @@ def participant_intervals(data: ParticipantData, time: int, status: int,
         if course.ended_on is not None:
             cuts.add(study_day(d0, course.ended_on) + 1)
     points = sorted(c for c in cuts if 0 <= c <= time)
+    known_from = [day for day, _ in ttv]  # nondecreasing: results are in date order
     out = []
     for start, stop in itertools.pairwise(points):
-        known = [value for day, value in ttv if day <= start]
+        known = bisect.bisect_right(known_from, start)  # results known by `start`
         out.append({
             "participant_id": data.participant_id,
             "start": start,
             "stop": stop,
             "status": status if stop == time else 0,
-            "ttv_log10_lagged": known[-1] if known else NAN,
+            "ttv_log10_lagged": ttv[known - 1][1] if known else NAN,
             "corticosteroids": _steroid_on(data.steroids, d0 + timedelta(days=start)),
         })
     return out

@@ -32,7 +32,12 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from trialdb.analysis.dataset import TimeToEventDataset, build_time_to_event, long_data
-from trialdb.analysis.loading import ParticipantData, count_withdrawn_data_excluded, load_cohort
+from trialdb.analysis.loading import (
+    ENDPOINT_VIRUSES,
+    ParticipantData,
+    count_withdrawn_data_excluded,
+    load_cohort,
+)
 from trialdb.stats import (
     cause_specific_cox,
     cumulative_incidence,
@@ -238,7 +243,7 @@ class AnalysisData:
 def load_analysis_data(session: Session, settings: EndpointSettings | None = None) -> AnalysisData:
     """Read the cohort and build both datasets under `settings` (default: forms/study.yaml)."""
     settings = settings or load_endpoint_settings()
-    cohort = load_cohort(session)
+    cohort = load_cohort(session, viruses=ENDPOINT_VIRUSES)
     dataset = build_time_to_event(cohort, settings,
                                   withdrawn_data_excluded=count_withdrawn_data_excluded(session))
     return AnalysisData(cohort, dataset, long_data(cohort, dataset))

@@ -15,12 +15,12 @@ them). Everything returned is plain values, detached from the session.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from trialdb.models import (
@@ -46,6 +46,7 @@ from trialdb.vocab import (
     Lymphodepletion,
     ParticipantStatus,
     TargetAntigen,
+    Virus,
     WithdrawalDataChoice,
 )
 
@@ -58,6 +59,9 @@ ANALYSED_STATUSES: Final = (
     ParticipantStatus.WITHDRAWN,
 )
 
+
+#: The viruses whose results the endpoints (CMV) and covariates (TTV) read.
+ENDPOINT_VIRUSES: Final = (Virus.CMV, Virus.TTV)
 
 _S = TypeVar("_S")
 
@@ -139,8 +143,13 @@ def count_withdrawn_data_excluded(session: Session) -> int:
         .where(Participant.id.in_(excluded_from_analysis()))) or 0)
 
 
-def load_cohort(session: Session, participant_ids: Sequence[int] | None = None) -> list[ParticipantData]:
-    """The analysed participants (optionally only those ids), ordered by study number."""
+def load_cohort(session: Session, participant_ids: Sequence[int] | None = None,
+                viruses: Collection[Virus] | None = None) -> list[ParticipantData]:
+    """The analysed participants (optionally only those ids), ordered by study number.
+
+    `viruses` limits the viral-load results read (default: every virus); the
+    endpoints and covariates need only :data:`ENDPOINT_VIRUSES`.
+    """
     chosen = select(Participant.id).where(Participant.status.in_(ANALYSED_STATUSES),
                                           Participant.id.not_in(excluded_from_analysis()))
     if participant_ids is not None:
@@ -183,15 +192,17 @@ def load_cohort(session: Session, participant_ids: Sequence[int] | None = None) 
             FollowUp.participant_id, FollowUp.last_contact_on, FollowUp.died_on,
             FollowUp.later_allo_hsct_on, FollowUp.new_line_on), ids))
     }
+    # the columns after participant_id are LoadResult's fields, in order (the
+    # largest table: positional construction, no per-attribute row lookups)
     results = _grouped(
-        (row.participant_id, LoadResult(
-            row.id, row.virus, row.specimen, row.sampled_on, row.assay_id, row.state, row.value,
-            row.unit, row.lloq, row.copies_per_iu))
+        (row[0], LoadResult(*row[1:]))
         for row in session.execute(_live(ViralLoadResult, select(
             ViralLoadResult.participant_id, ViralLoadResult.id, ViralLoadResult.virus,
             ViralLoadResult.specimen, ViralLoadResult.sampled_on, ViralLoadResult.assay_id,
             ViralLoadResult.state, ViralLoadResult.value, ViralLoadResult.unit, Assay.lloq,
             Assay.copies_per_iu).join(Assay, Assay.id == ViralLoadResult.assay_id), ids)
+            .where(ViralLoadResult.virus.in_([Virus(v).value for v in viruses])
+                   if viruses is not None else true())
             .order_by(ViralLoadResult.sampled_on, ViralLoadResult.id))
     )
     courses = _grouped(

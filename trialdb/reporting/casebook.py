@@ -23,10 +23,11 @@ from trialdb.models import (
     CarTInfusion,
     DataQuery,
     Participant,
+    ResistanceGenotype,
     Signature,
     ViralLoadResult,
 )
-from trialdb.reporting import charts
+from trialdb.reporting import charts, labels
 from trialdb.reporting.context import ReportContext, utc_text
 from trialdb.reporting.document import DocumentInfo, build_pdf
 from trialdb.reporting.styles import FRAME_WIDTH, SERIES, VIRUS_COLOURS
@@ -35,11 +36,15 @@ from trialdb.study.timeline import study_day
 from trialdb.study.viral_load import log10_load
 from trialdb.vocab import (
     Antiviral,
+    CmvGene,
+    GenotypeOutcome,
     ParticipantStatus,
+    QueryStatus,
     ResultState,
     Sex,
     SignatureMeaning,
     StudyPart,
+    Susceptibility,
     Virus,
 )
 
@@ -130,6 +135,30 @@ def _load_chart(ctx: ReportContext, participant: Participant, d0: date) -> list[
                     "copies/mL) ; barres : traitements antiviraux."), "caption")]
 
 
+def _genotype_tables(ctx: ReportContext, genotype: ResistanceGenotype) -> list[Flowable]:
+    """Genes sequenced, mutations found (gene and amino-acid change) and the
+    laboratory's susceptibility per drug."""
+    def name(enum_class: type[enum.Enum], code: Any) -> str:
+        return code_label(enum_class, str(getattr(code, "value", code)), ctx.language)
+
+    half = FRAME_WIDTH * 0.45
+    genes = [[name(CmvGene, g.gene), name(GenotypeOutcome, g.outcome)] for g in genotype.genes]
+    mutations = [[name(CmvGene, m.gene), m.amino_acid_change] for m in genotype.mutations]
+    drugs = [[name(Antiviral, d.drug), name(Susceptibility, d.susceptibility)]
+             for d in genotype.susceptibilities]
+    none = ctx.t("none recorded", "aucun(e) saisi(e)")
+    story: list[Flowable] = [Spacer(1, 3)]
+    for header, rows in (
+            ([ctx.t("Gene sequenced", "Gène séquencé"), ctx.t("Outcome", "Résultat")], genes),
+            ([ctx.t("Gene", "Gène"), ctx.t("Mutation (amino-acid change)",
+                                           "Mutation (changement d'acide aminé)")], mutations),
+            ([ctx.t("Drug", "Molécule"), ctx.t("Susceptibility", "Sensibilité")], drugs)):
+        story.append(data_table(header, rows or [[none, ""]], widths=[half, FRAME_WIDTH - half],
+                                numeric_from=9, font_size=7.4))
+        story.append(Spacer(1, 3))
+    return story
+
+
 def _form_section(ctx: ReportContext, form: FormSpec, participant: Participant,
                   audit: dict[tuple[str, int], list[AuditEvent]],
                   queries: dict[tuple[str, int], list[DataQuery]],
@@ -160,12 +189,17 @@ def _form_section(ctx: ReportContext, form: FormSpec, participant: Participant,
                                                               assays)])
         story.append(data_table([ctx.t("Field", "Champ"), ctx.t("Value", "Valeur")], rows,
                                 widths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55], numeric_from=2))
+        if isinstance(record, ResistanceGenotype):
+            story += _genotype_tables(ctx, record)
         key = (table_name, record.id)
         for query in queries.get(key, []):
-            messages = "; ".join(f"{m.author_name} ({utc_text(m.written_at)}, {m.kind}): {m.text}"
-                                 for m in query.messages)
-            story.append(p(ctx.t(f"Query #{query.id} on {query.field} [{query.status}] — {messages}",
-                                 f"Requête n° {query.id} sur {query.field} [{query.status}] — "
+            status = code_label(QueryStatus, str(query.status), ctx.language)
+            messages = "; ".join(
+                f"{m.author_name} ({utc_text(m.written_at)}, "
+                f"{labels.label(labels.QUERY_MESSAGE_KINDS, m.kind, ctx.language)}): {m.text}"
+                for m in query.messages)
+            story.append(p(ctx.t(f"Query #{query.id} on {query.field} [{status}] — {messages}",
+                                 f"Requête n° {query.id} sur {query.field} [{status}] — "
                                  f"{messages}"), "small"))
         if signatures.get(key):
             story.append(data_table(
@@ -177,7 +211,8 @@ def _form_section(ctx: ReportContext, form: FormSpec, participant: Participant,
             story.append(data_table(
                 [ctx.t("When", "Quand"), ctx.t("Who", "Qui"), ctx.t("Action", "Action"),
                  ctx.t("Changes and reason", "Modifications et motif")],
-                [[utc_text(e.occurred_at), e.user_name, e.action,
+                [[utc_text(e.occurred_at), e.user_name,
+                  labels.label(labels.AUDIT_ACTIONS, e.action, ctx.language),
                   _changes_text(e.changes) + (f" — {e.reason}" if e.reason else "")]
                  for e in history],
                 widths=[28 * mm, 32 * mm, 16 * mm, FRAME_WIDTH - 76 * mm], numeric_from=9,

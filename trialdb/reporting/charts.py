@@ -37,6 +37,7 @@ from trialdb.reporting.styles import (
     RULE,
     SANS,
     SANS_BOLD,
+    ZEBRA,
     register_fonts,
 )
 
@@ -545,12 +546,17 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
                            courses: Sequence[CourseBar], *, x_label: str, y_label: str,
                            below_label: str, ongoing_label: str, width: float = FRAME_WIDTH,
                            plot_height: float = 150) -> Drawing:
-    """log10 loads by study day (one line per virus) above bars of antiviral courses."""
+    """log10 loads by study day (one line per virus) above lanes of antiviral courses.
+
+    The lanes sit directly under the plot and share its day axis, which is
+    drawn once, under the lanes.
+    """
     register_fonts()
     lanes = len(courses)
     lane_h = 11.0
-    courses_h = lanes * lane_h + (6 if lanes else 0)
-    height = plot_height + 64 + courses_h
+    courses_h = lanes * lane_h + (4 if lanes else 0)
+    axis_y = 34.0  # the day axis; tick labels and its title below it
+    height = axis_y + courses_h + plot_height + 30
     drawing = Drawing(width, height)
     group = Group()
     days: list[int] = [p.day for _, _, pts in series for p in pts]
@@ -561,12 +567,25 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
     y_high = max(math.ceil(max(logs, default=4.0)), 4)
     floor = 1.0
     left = 86.0
-    bottom = 40 + courses_h
+    bottom = axis_y + courses_h  # the plot's own bottom
     x = Scale(d_low, d_high, left, width - 10)
     y = Scale(0, y_high, bottom, bottom + plot_height)
-    _axes(group, x, y, nice_ticks(d_low, d_high, 8), list(range(0, y_high + 1)),
-          x_label=x_label, y_label=y_label)
-    group.add(Line(x(0), bottom, x(0), bottom + plot_height, strokeColor=NAVY, strokeWidth=0.6,
+    x_ticks = nice_ticks(d_low, d_high, 8)
+    # grid and y axis of the plot; the day axis is drawn under the lanes
+    _axes(group, x, y, [], list(range(0, y_high + 1)), x_label="", y_label=y_label)
+    if lanes:
+        group.add(Rect(left, axis_y, x.end - left, courses_h, fillColor=ZEBRA, strokeColor=None))
+        for value in x_ticks:
+            group.add(Line(x(value), axis_y, x(value), bottom, strokeColor=RULE, strokeWidth=0.4))
+        group.add(Line(left, axis_y, left, bottom, strokeColor=MUTED, strokeWidth=0.8))
+    for value in x_ticks:
+        pos = x(value)
+        group.add(Line(pos, axis_y, pos, axis_y - 3, strokeColor=MUTED, strokeWidth=0.6))
+        group.add(_text(pos, axis_y - 11, format_tick(value), anchor="middle", colour=MUTED))
+    group.add(Line(left, axis_y, x.end, axis_y, strokeColor=MUTED, strokeWidth=0.8))
+    group.add(_text((left + x.end) / 2, axis_y - 23, x_label, size=LABEL_FONT_SIZE,
+                    anchor="middle"))
+    group.add(Line(x(0), axis_y, x(0), bottom + plot_height, strokeColor=NAVY, strokeWidth=0.6,
                    strokeDashArray=[2, 2]))
     group.add(_text(x(0) + 2, bottom + plot_height - 8, "D0", size=7, colour=NAVY))
     for _, colour, points in series:
@@ -583,12 +602,12 @@ def participant_load_chart(series: Sequence[tuple[str, Color, Sequence[LoadPoint
                 group.add(Circle(px, py, 2.2, fillColor=colors.white, strokeColor=colour,
                                  strokeWidth=0.9))
     for index, course in enumerate(courses):
-        yy = 4 + (lanes - 1 - index) * lane_h
+        yy = bottom - 2 - (index + 1) * lane_h  # first course in the top lane
         end = course.end_day if course.end_day is not None else d_high
-        group.add(Rect(x(course.start_day), yy, max(x(end) - x(course.start_day), 2), lane_h - 4,
-                       fillColor=course.colour, fillOpacity=0.75, strokeColor=None))
+        group.add(Rect(x(course.start_day), yy + 2, max(x(end) - x(course.start_day), 2),
+                       lane_h - 4, fillColor=course.colour, fillOpacity=0.8, strokeColor=None))
         label = course.label + ("" if course.end_day is not None else f" ({ongoing_label})")
-        group.add(_text(4, yy + 1, _fit(label, left - 10, 6.8), size=6.8))
+        group.add(_text(left - 4, yy + 3.5, _fit(label, left - 8, 6.8), size=6.8, anchor="end"))
     items = [(name, colour) for name, colour, _ in series]
     used = _legend(group, items, left, height - 10, width - left)
     group.add(_text(width - 10, height - 10 - used, below_label, size=6.8, anchor="end",

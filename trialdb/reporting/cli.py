@@ -42,19 +42,23 @@ _by = click.option("--by", "generated_by", default="command line", show_default=
 @_by
 def interim(out: Path, snapshot_id: int | None, generated_at: datetime | None, language: str,
             generated_by: str) -> None:
-    """The interim report of the whole study."""
+    """The interim report of the whole study (audited as an export)."""
     from trialdb.cli import configured_engine
-    from trialdb.db import make_session_factory
+    from trialdb.db import make_session_factory, unit_of_work
     from trialdb.reporting import service
     from trialdb.services.actor import Actor
 
-    factory = make_session_factory(configured_engine(), write=False)
-    with click.progressbar(length=1, label="interim report", file=sys.stderr) as bar:
+    engine = configured_engine()
+    actor = Actor.system(generated_by)
+    with click.progressbar(length=2, label="interim report", file=sys.stderr) as bar:
         try:
-            with factory() as session:
-                pdf = service.interim_report(session, Actor.system(generated_by),
-                                             snapshot_id=snapshot_id, generated_at=generated_at,
-                                             language=language)
+            with make_session_factory(engine, write=False)() as session:
+                pdf = service.interim_report(session, actor, snapshot_id=snapshot_id,
+                                             generated_at=generated_at, language=language)
+            bar.update(1)
+            with unit_of_work(make_session_factory(engine)) as session:
+                service.record_export(session, actor, "interim", pdf, snapshot_id=snapshot_id,
+                                      language=language)
         except UserError as error:
             _fail(error)
             return
@@ -70,17 +74,22 @@ def interim(out: Path, snapshot_id: int | None, generated_at: datetime | None, l
 @_by
 def casebook(study_number: str, out: Path, snapshot_id: int | None, language: str,
              generated_by: str) -> None:
-    """One participant's casebook."""
+    """One participant's casebook (audited as an export)."""
     from trialdb.cli import configured_engine
-    from trialdb.db import make_session_factory
+    from trialdb.db import make_session_factory, unit_of_work
     from trialdb.reporting import service
     from trialdb.services.actor import Actor
 
-    factory = make_session_factory(configured_engine(), write=False)
+    engine = configured_engine()
+    actor = Actor.system(generated_by)
+    number = study_number.strip().upper()
     try:
-        with factory() as session:
-            pdf = service.casebook(session, Actor.system(generated_by), study_number,
-                                   snapshot_id=snapshot_id, language=language)
+        with make_session_factory(engine, write=False)() as session:
+            pdf = service.casebook(session, actor, number, snapshot_id=snapshot_id,
+                                   language=language)
+        with unit_of_work(make_session_factory(engine)) as session:
+            service.record_export(session, actor, "casebook", pdf, snapshot_id=snapshot_id,
+                                  study_number=number, language=language)
     except UserError as error:
         _fail(error)
         return
@@ -92,7 +101,8 @@ def casebook(study_number: str, out: Path, snapshot_id: int | None, language: st
 @_language
 @_by
 def blank_crf(out: Path, language: str, generated_by: str) -> None:
-    """The annotated blank CRF from forms/."""
+    """The annotated blank CRF from forms/ (reads no database, so it is not audited
+    here; downloads from the Reports page are)."""
     from trialdb.reporting import service
     from trialdb.services.actor import Actor
 

@@ -23,9 +23,14 @@ from sqlalchemy import select
 
 from trialdb.analysis.dataset import TimeToEventDataset, build_time_to_event, long_data
 from trialdb.analysis.day90 import Day90Analysis, GroupComparison, ModelResult, day90_analysis
-from trialdb.analysis.loading import count_withdrawn_data_excluded, load_cohort
+from trialdb.analysis.loading import (
+    ENDPOINT_VIRUSES,
+    count_withdrawn_data_excluded,
+    load_cohort,
+)
+from trialdb.crf.definitions import code_label
 from trialdb.models import Site
-from trialdb.reporting import charts
+from trialdb.reporting import charts, labels
 from trialdb.reporting.context import ReportContext
 from trialdb.reporting.definitions import SectionDefinition, text
 from trialdb.reporting.styles import CMV, DEATH, FRAME_WIDTH, NAVY, SERIES
@@ -39,6 +44,7 @@ from trialdb.study.endpoint_settings import (
     CompetingEvent,
     load_endpoint_settings,
 )
+from trialdb.study.endpoints import RefractoryStatus
 
 Builder = Callable[[ReportContext, SectionDefinition], list[Flowable]]
 BUILDERS: dict[str, Builder] = {}
@@ -109,7 +115,7 @@ def endpoint_data(ctx: ReportContext) -> EndpointData | None:
     if "endpoint" in ctx.cache:
         return ctx.cache["endpoint"]  # type: ignore[no-any-return]
     settings = load_endpoint_settings()
-    cohort = load_cohort(ctx.session)
+    cohort = load_cohort(ctx.session, viruses=ENDPOINT_VIRUSES)
     dataset = build_time_to_event(
         cohort, settings, withdrawn_data_excluded=count_withdrawn_data_excluded(ctx.session))
     if ctx.scope.site_ids is not None:
@@ -243,13 +249,12 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
                     ctx.t(f"Participants (n = {d90.n})", f"Participants (n = {d90.n})")],
                    status_rows, widths=[FRAME_WIDTH * 0.65, FRAME_WIDTH * 0.35]),
         p(ctx.t(f"Prevalent DNAemia at or before D0 (reported apart, not in the analysis set): "
-                f"{prevalent}. Left out: "
-                + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(exclusions.items()))
-                   or "none") + ".",
+                f"{prevalent}. Left out: ",
                 f"ADNémie prévalente à J0 ou avant (rapportée à part, hors population "
-                f"d'analyse) : {prevalent}. Exclus : "
-                + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(exclusions.items()))
-                   or "aucun") + "."), "caption"),
+                f"d'analyse) : {prevalent}. Exclus : ")
+          + (", ".join(f"{labels.label(labels.EXCLUSION_REASONS, k, ctx.language)} {v}"
+                       for k, v in sorted(exclusions.items())) or ctx.t("none", "aucun")) + ".",
+          "caption"),
     ]
     story += _subgroups(ctx, definition, data, horizon, endpoint.analysis.group_tests)
     story.append(PageBreak())
@@ -389,8 +394,9 @@ def risk_factors(ctx: ReportContext, definition: SectionDefinition) -> list[Flow
             "exploratoires."), "caveat"))
     for model in (cox, fg, tv):
         if model is not None and model.error:
-            story.append(p(ctx.t(f"{model.name}: not estimable ({model.error}).",
-                                 f"{model.name} : non estimable ({model.error})."), "caveat"))
+            name = labels.label(labels.MODEL_NAMES, model.name, ctx.language)
+            story.append(p(ctx.t(f"{name}: not estimable ({model.error}).",
+                                 f"{name} : non estimable ({model.error})."), "caveat"))
     dropped = sorted(set(cox.dropped) | set(fg.dropped))
     if dropped:
         story.append(p(ctx.t("Left out (no variation): ", "Exclues (sans variation) : ")
@@ -466,15 +472,10 @@ def refractory_table(ctx: ReportContext) -> list[Flowable]:
     rows = [[ctx.t("Clinically significant CMV infection", "Infection à CMV cliniquement "
                    "significative"), n_percent(cscmvi, total)],
             [ctx.t("Recurrent infection", "Infection récidivante"), n_percent(recurrences, total)]]
-    names = {
-        "refractory": ctx.t("Refractory", "Réfractaire"),
-        "probable_refractory": ctx.t("Probable refractory", "Probablement réfractaire"),
-        "responding": ctx.t("Responding to therapy", "Répondant au traitement"),
-        "not_evaluable": ctx.t("Not evaluable", "Non évaluable"),
-    }
     for status, n in sorted(statuses.items()):
         rows.append([ctx.t("Therapy assessment: ", "Évaluation du traitement : ")
-                     + names.get(str(status), str(status)), n_percent(int(n), total)])
+                     + code_label(RefractoryStatus, str(status), ctx.language),
+                     n_percent(int(n), total)])
     return [
         p(ctx.t("Clinically significant, recurrent and refractory infections",
                 "Infections cliniquement significatives, récidivantes et réfractaires"), "h2"),

@@ -8,6 +8,7 @@ queries, so the cost grows linearly with the number of participants. A
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -383,6 +384,13 @@ class LoadFact:
     log10: float | None
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _log10(value: Any) -> float:
+    """`log10_load` as a float, remembered (the exact Decimal logarithm is costly
+    and loads recur; equal values give equal logarithms)."""
+    return float(log10_load(value))
+
+
 def loads_by_study_day(session: Session, scope: Scope, viruses: Sequence[Virus],
                        d0: dict[int, date]) -> list[LoadFact]:
     """Results of `viruses` with their study day (participants with a D0 only).
@@ -405,7 +413,7 @@ def loads_by_study_day(session: Session, scope: Scope, viruses: Sequence[Virus],
         if pid not in d0:
             continue
         result_state = ResultState(state)
-        log10 = (float(log10_load(value)) if result_state is ResultState.QUANTIFIED
+        log10 = (_log10(value) if result_state is ResultState.QUANTIFIED
                  and value is not None else None)
         out.append(LoadFact(pid, str(virus), str(specimen), study_day(d0[pid], sampled_on),
                             result_state, log10))

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import yaml
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Paragraph, Spacer
@@ -35,6 +36,7 @@ from trialdb.vocab import (
     AntiviralStopReason,
     CarTProduct,
     CmvDiseaseSite,
+    CmvGene,
     DiagnosticCertainty,
     Disease,
     DiseaseStatus,
@@ -269,9 +271,15 @@ def baseline(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable
         section_rows.append(len(rows))
         rows.append([title] + [""] * len(columns))
 
+    # each column as a mask over rows_data: a row's predicate is evaluated once per participant
+    members = [{id(b) for b in group} for _, group in columns]
+    masks = [np.fromiter((id(b) in ids for b in rows_data), dtype=bool, count=len(rows_data))
+             for ids in members]
+
     def count_row(name: str, predicate: Callable[[facts.Baseline], bool]) -> None:
-        rows.append([name, *[n_percent(sum(1 for b in g if predicate(b)), len(g))
-                             for _, g in columns]])
+        hits = np.fromiter((predicate(b) for b in rows_data), dtype=bool, count=len(rows_data))
+        rows.append([name, *[n_percent(int(np.count_nonzero(hits & mask)), int(mask.sum()))
+                             for mask in masks]])
 
     def median_row(name: str, value: Callable[[facts.Baseline], float | None]) -> None:
         cells = []
@@ -415,22 +423,25 @@ def persistent_viruses(ctx: ReportContext, definition: SectionDefinition) -> lis
     without_label = ctx.t("Without CMV reactivation", "Sans réactivation du CMV")
     # One value per participant, virus and time point: the result nearest the
     # time point's day inside its window (earlier on a tie).
+    windows: dict[int, list[Any]] = {}  # study day -> the time points whose window holds it
+    for point in schedule:
+        for day in range(point.day - point.before, point.day + point.after + 1):
+            windows.setdefault(day, []).append(point)
     nearest: dict[tuple[str, str, int], tuple[int, float]] = {}
     for load in loads:
-        for point in schedule:
-            if point.day - point.before <= load.day <= point.day + point.after:
-                value = load.log10 if load.log10 is not None else 0.0
-                key = (load.virus, point.name, load.participant_id)
-                distance = abs(load.day - point.day)
-                if key not in nearest or distance < nearest[key][0]:
-                    nearest[key] = (distance, value)
+        for point in windows.get(load.day, ()):
+            value = load.log10 if load.log10 is not None else 0.0
+            key = (load.virus, point.name, load.participant_id)
+            distance = abs(load.day - point.day)
+            if key not in nearest or distance < nearest[key][0]:
+                nearest[key] = (distance, value)
     panels = []
     table_rows: list[list[str]] = []
     section_rows: list[int] = []
     for virus in viruses:
         series = []
         section_rows.append(len(table_rows))
-        table_rows.append([virus.value, "", "", "", ""])
+        table_rows.append([label(ctx, Virus, virus.value), "", "", "", ""])
         per_point: dict[str, dict[bool, list[float]]] = {}
         for (v, name, pid), (_, value) in nearest.items():
             if v == virus.value:
@@ -446,7 +457,7 @@ def persistent_viruses(ctx: ReportContext, definition: SectionDefinition) -> lis
                     q1.append(summary[1])
                     q3.append(summary[2])
             series.append(charts.QuantileSeries(name, colour, days, med, q1, q3))
-        panels.append((virus.value, series))
+        panels.append((label(ctx, Virus, virus.value), series))
         for point in schedule:
             groups = per_point.get(point.name, {True: [], False: []})
             table_rows.append([
@@ -529,7 +540,7 @@ def antivirals(ctx: ReportContext, definition: SectionDefinition) -> list[Flowab
                 "échec.")),
     ]
     if resistance.mutations:
-        rows = [[gene, change, str(len(pids))]
+        rows = [[label(ctx, CmvGene, gene), change, str(len(pids))]
                 for (gene, change), pids in sorted(resistance.mutations.items())]
         story.append(data_table([ctx.t("Gene", "Gène"), ctx.t("Mutation", "Mutation"),
                                  ctx.t("Participants", "Participants")], rows, numeric_from=2))

@@ -10,25 +10,31 @@ unless passed in.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trialdb.db import utcnow
-from trialdb.models import AuditEvent, Site
+from trialdb.models import AuditEvent, Participant, Site
 from trialdb.reporting.blank_crf import render_blank_crf
 from trialdb.reporting.casebook import render_casebook
 from trialdb.reporting.context import Language, Provenance, ReportContext
 from trialdb.reporting.facts import Scope
 from trialdb.reporting.interim import render_interim
-from trialdb.services import snapshots
+from trialdb.services import audit, snapshots
 from trialdb.services.actor import Actor
 
 #: The blank CRF depends on forms/ and the code only: a fixed date keeps it reproducible.
 BLANK_CRF_DATE = datetime(2024, 1, 1, tzinfo=UTC)
+
+#: How a document handed out is written in the audit trail.
+EXPORT_ACTION = "export"
+REPORT_ENTITY = "report"
 
 
 def scope_for(session: Session, actor: Actor) -> Scope:
@@ -41,7 +47,9 @@ def scope_for(session: Session, actor: Actor) -> Scope:
 
 
 def _last_change(session: Session) -> datetime:
-    moment = session.scalar(select(func.max(AuditEvent.occurred_at)))
+    """The last audited change (exports of documents and data change nothing)."""
+    moment = session.scalar(select(func.max(AuditEvent.occurred_at))
+                            .where(AuditEvent.action != EXPORT_ACTION))
     return moment or utcnow()
 
 
@@ -81,3 +89,32 @@ def casebook(session: Session, actor: Actor, study_number: str, *,
 
 def blank_crf(actor: Actor, *, language: str = "en") -> bytes:
     return render_blank_crf(Language(language), actor.name, BLANK_CRF_DATE)
+
+
+def record_export(session: Session, actor: Actor, document: str, pdf: bytes, *,
+                  snapshot_id: int | None = None, study_number: str | None = None,
+                  language: str = "en") -> AuditEvent:
+    """Write in the audit trail that `actor` was given a document (no commit).
+
+    The entry names the document, the snapshot and its content hash (none:
+    live data), the participant of a casebook and the SHA-256 of the PDF.
+    """
+    content_hash = None if snapshot_id is None else snapshots.get(session, snapshot_id).content_hash
+    site_code = None
+    if study_number is not None:
+        site_code = session.scalar(select(Site.code).join(Participant,
+                                                          Participant.site_id == Site.id)
+                                   .where(Participant.study_number == study_number))
+    source = (f"snapshot {snapshot_id} (content hash {content_hash})" if snapshot_id is not None
+              else "live data")
+    changes: dict[str, list[Any]] = {
+        "document": [None, document],
+        "snapshot_id": [None, snapshot_id],
+        "content_hash": [None, content_hash],
+        "pdf_sha256": [None, hashlib.sha256(pdf).hexdigest()],
+        "language": [None, language],
+    }
+    return audit.record(session, actor, audit.Entry(
+        action=EXPORT_ACTION, entity=REPORT_ENTITY, entity_id=snapshot_id,
+        study_number=study_number, site_code=site_code, changes=changes,
+        reason=f"{document} PDF from {source}"))

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_login import login_required
 from sqlalchemy import select
 
+from trialdb.db import unit_of_work
 from trialdb.errors import Forbidden, InvalidInput
 from trialdb.models import DataSnapshot
 from trialdb.reporting import service
@@ -47,6 +48,16 @@ def _pdf(content: bytes, filename: str) -> Response:
                              "Cache-Control": "no-store"})
 
 
+def _audited(pdf: bytes, document: str, *, snapshot_id: int | None = None,
+             study_number: str | None = None) -> bytes:
+    """Write the download in the audit trail: its own short write transaction
+    (the page's session only reads), committed here, before the PDF is sent."""
+    with unit_of_work(current_app.extensions["trialdb"].write_factory) as session:
+        service.record_export(session, actor(), document, pdf, snapshot_id=snapshot_id,
+                              study_number=study_number, language=language())
+    return pdf
+
+
 def _snapshot_id() -> int | None:
     raw = request.args.get("snapshot", "").strip()
     if not raw:
@@ -75,7 +86,9 @@ def page() -> str:
 @readers_only
 def interim() -> Response:
     snapshot_id = _snapshot_id()
-    pdf = service.interim_report(db(), actor(), snapshot_id=snapshot_id, language=language())
+    pdf = _audited(service.interim_report(db(), actor(), snapshot_id=snapshot_id,
+                                          language=language()),
+                   "interim", snapshot_id=snapshot_id)
     suffix = f"snapshot-{snapshot_id}" if snapshot_id is not None else "live"
     return _pdf(pdf, f"NCT06058858-interim-{suffix}.pdf")
 
@@ -85,7 +98,9 @@ def interim() -> Response:
 @readers_only
 def casebook(study_number: str) -> Response:
     participant = participant_or_404(study_number)
-    pdf = service.casebook(db(), actor(), participant.study_number, language=language())
+    pdf = _audited(service.casebook(db(), actor(), participant.study_number,
+                                    language=language()),
+                   "casebook", study_number=participant.study_number)
     return _pdf(pdf, f"casebook-{participant.study_number}.pdf")
 
 
@@ -100,4 +115,5 @@ def casebook_by_number() -> Response:
 @bp.route("/reports/blank-crf.pdf")
 @login_required  # type: ignore[untyped-decorator]
 def blank_crf() -> Response:
-    return _pdf(service.blank_crf(actor(), language=language()), "NCT06058858-blank-crf.pdf")
+    pdf = _audited(service.blank_crf(actor(), language=language()), "blank-crf")
+    return _pdf(pdf, "NCT06058858-blank-crf.pdf")
