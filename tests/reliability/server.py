@@ -3,6 +3,7 @@ signed-in HTTP client for it. Shared by the fault tests and bench/load_test.py."
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
@@ -22,6 +23,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@functools.cache
+def _no_control_socket() -> list[str]:
+    """Recent gunicorn opens a control socket at a fixed path shared by every
+    instance; servers started side by side must not fight over it."""
+    usage = subprocess.run([sys.executable, "-m", "gunicorn", "--help"], capture_output=True,
+                           text=True, timeout=60).stdout
+    return ["--no-control-socket"] if "--no-control-socket" in usage else []
 
 
 class Server:
@@ -51,7 +61,7 @@ class Server:
     def start(self, timeout: float = 30) -> None:
         command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
                    "--workers", str(self.workers), "--threads", str(self.threads),
-                   "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket",
+                   "--timeout", "60", "--graceful-timeout", "5", *_no_control_socket(),
                    "trialdb.web:create_app()"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env(), cwd=ROOT, stdout=log,
