@@ -104,13 +104,18 @@ def _load_user(user_id: str) -> SignedInUser | None:
     if not user_id.isdigit() or len(user_id) > 10:
         return None
     state = current_app.extensions["trialdb"]
-    with state.read_factory() as session:
-        user = session.scalars(
-            select(User).options(joinedload(User.memberships)).where(User.id == int(user_id))
-        ).unique().one_or_none()
-        if user is None or not user.is_active:
-            return None
-        return SignedInUser(user)
+    query = select(User).options(joinedload(User.memberships)).where(User.id == int(user_id))
+    if state.engine.dialect.name != "sqlite":
+        # PostgreSQL: the request's own session, one connection per request.
+        return _signed_in(db().scalars(query).unique().one_or_none())
+    with state.read_factory() as session:  # SQLite: keep the write lock out of this read
+        return _signed_in(session.scalars(query).unique().one_or_none())
+
+
+def _signed_in(user: User | None) -> SignedInUser | None:
+    if user is None or not user.is_active:
+        return None
+    return SignedInUser(user)
 
 
 def _idle_timeout() -> Response | None:
