@@ -101,6 +101,20 @@ def create_user(email: str, role: str, sites: tuple[str, ...], password: str,
         click.echo(f"user {user.email} ({user.role}) created")
 
 
+@main.command("reset-second-factor")
+@click.option("--email", required=True)
+@click.option("--reason", required=True, help="Why (kept in the audit trail)")
+@user_errors
+def reset_second_factor(email: str, reason: str) -> None:
+    """Remove a user's lost TOTP second factor; they enrol again at sign-in."""
+    from trialdb.security import second_factor
+
+    factory = make_session_factory(configured_engine())
+    with unit_of_work(factory) as session:
+        user = second_factor.reset_by_email(session, Actor.system("command line"), email, reason)
+        click.echo(f"second factor of {user.email} removed")
+
+
 @main.group()
 def audit() -> None:
     """The audit trail."""

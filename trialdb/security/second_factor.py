@@ -98,8 +98,9 @@ def enrol(session: Session, user: User, secret: str, code: str,
 
 
 def reset(session: Session, actor: Actor, user_id: int, reason: str) -> User:
-    """An administrator removes a lost second factor; the user enrols again."""
-    if actor.role is not Role.ADMIN:
+    """An administrator (or the operator at the command line) removes a lost
+    second factor; the user enrols again at the next sign-in."""
+    if actor.role is not None and actor.role is not Role.ADMIN:
         raise Forbidden("Only administrators manage accounts.",
                         "Seuls les administrateurs gèrent les comptes.")
     if not reason.strip():
@@ -113,3 +114,10 @@ def reset(session: Session, actor: Actor, user_id: int, reason: str) -> User:
             action="permission", entity="user", entity_id=user.id,
             changes={"second_factor": [True, False]}, reason=reason.strip()))
     return user
+
+
+def reset_by_email(session: Session, actor: Actor, email: str, reason: str) -> User:
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound("No such account.", "Compte introuvable.", field="email")
+    return reset(session, actor, user.id, reason)
