@@ -19,8 +19,8 @@ from tests.web.conftest import World, csrf_token, new_participant, post
 from trialdb.crf.definitions import DefinitionError, Limit, load_forms, parse_definition
 from trialdb.crf.dictionary import data_dictionary
 from trialdb.db import make_session_factory
-from trialdb.models import AuditEvent, CarTInfusion, ClinicalCourse, Participant
-from trialdb.vocab import CarTProduct
+from trialdb.models import AuditEvent, CarTInfusion, ClinicalCourse, DataQuery, Participant
+from trialdb.vocab import CarTProduct, QueryStatus
 
 FORMS = ["eligibility", "consent", "infusion", "serology", "clinical_course", "corticosteroids",
          "immune_measurements", "viral_loads", "antivirals", "cmv_disease",
@@ -175,6 +175,13 @@ def test_soft_limit_warns_then_saves_with_confirmation(client_a: FlaskClient, en
                     {**course, "confirm_soft": "y"})
     assert response.status_code == 302
     assert _count(engine, ClinicalCourse, participant) == 1
+    # the confirmed value raises a query for a monitor to look at
+    with make_session_factory(engine, write=False)() as session:
+        queries = list(session.scalars(select(DataQuery).where(
+            DataQuery.participant_id == participant.id)))
+        assert [(q.entity, q.field, q.status, q.raised_by_id) for q in queries] == [
+            ("clinical_course", "crs_grade", QueryStatus.OPEN, None)]
+        assert "au-dessus de 4" in queries[0].messages[0].text
 
 
 def test_hidden_show_if_fields_are_emptied(client_a: FlaskClient, engine: Engine,

@@ -20,7 +20,7 @@ from trialdb.crf.messages import bilingual
 from trialdb.errors import Conflict, InvalidInput
 from trialdb.models import CarTInfusion, Participant
 from trialdb.models._columns import FormRecordMixin
-from trialdb.services import records
+from trialdb.services import records, review
 from trialdb.services.actor import Actor
 
 
@@ -131,8 +131,9 @@ class FormSave:
 
 
 def check_form(session: Session, form: FormSpec, participant: Participant, save: FormSave,
-               today: date | None = None) -> None:
-    """Raise FieldErrors (hard) or SoftLimitWarnings (unconfirmed) before any write."""
+               today: date | None = None) -> dict[str, tuple[str, str]]:
+    """Raise FieldErrors (hard) or SoftLimitWarnings (unconfirmed) before any write;
+    return the soft-limit warnings the user confirmed."""
     today = today or date.today()
     problems = date_problems(form, save.values, participant,
                              infusion_date(session, participant.id), today)
@@ -141,24 +142,37 @@ def check_form(session: Session, form: FormSpec, participant: Participant, save:
     warnings = soft_limit_warnings(form, save.values)
     if warnings and not save.confirm_soft:
         raise SoftLimitWarnings(warnings)
+    return warnings
 
 
 def save_form(session: Session, actor: Actor, participant: Participant, form: FormSpec,
               save: FormSave, *, record: FormRecordMixin | None = None,
               today: date | None = None) -> FormRecordMixin:
-    """Create or update one CRF record after every check has passed."""
-    check_form(session, form, participant, save, today)
+    """Create or update one CRF record after every check has passed.
+
+    A value kept outside its soft limits raises a data query on its field,
+    so that a monitor looks at it.
+    """
+    confirmed = check_form(session, form, participant, save, today)
+    saved: FormRecordMixin
     if record is None:
         if not form.repeating and existing_record(session, form, participant.id) is not None:
             raise Conflict("This form already exists for the participant: open it to edit it.",
                            "Cette fiche existe déjà pour ce participant : ouvrez-la pour la "
                            "modifier.")
-        created: FormRecordMixin = records.create_record(
+        saved = records.create_record(
             session, actor, participant, form.model, save.values, complete=save.complete)
-        return created
-    return records.update_record(session, actor, record, save.values,
-                                 expected_version=save.expected_version, reason=save.reason,
-                                 complete=save.complete)
+    else:
+        saved = records.update_record(session, actor, record, save.values,
+                                      expected_version=save.expected_version,
+                                      reason=save.reason, complete=save.complete)
+    for field, (en, fr) in confirmed.items():
+        if not review.open_query_count(session, participant.id, form.model.__tablename__,
+                                       saved.id, field):
+            review.raise_query(session, actor, saved, field,
+                               f"{fr} (valeur confirmée à la saisie) / "
+                               f"{en} (value confirmed at entry)", automatic=True)
+    return saved
 
 
 def existing_record(session: Session, form: FormSpec, participant_id: int) -> Any:

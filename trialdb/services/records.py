@@ -124,8 +124,9 @@ def update_record(session: Session, actor: Actor, record: R, values: Mapping[str
             "Quelqu'un d'autre a enregistré cette fiche au même moment ; rechargez-la pour "
             "voir ses valeurs.",
         ) from error
-    audit.record(session, actor, _entry("update", participant, record, changes, reason))
-    review.after_write(session, actor, participant, type(record).__tablename__, record.id)
+    voided = review.after_write(session, participant, type(record).__tablename__, record.id)
+    audit.record_many(session, actor,
+                      [_entry("update", participant, record, changes, reason), *voided])
     return record
 
 
@@ -140,7 +141,7 @@ def delete_record(session: Session, actor: Actor, record: R, reason: str) -> R:
     record.is_deleted = True
     record.deletion_reason = reason
     session.flush()
-    audit.record(session, actor, _entry("delete", participant, record,
-                                        {"is_deleted": [False, True]}, reason))
-    review.after_write(session, actor, participant, type(record).__tablename__, record.id)
+    voided = review.after_write(session, participant, type(record).__tablename__, record.id)
+    audit.record_many(session, actor, [
+        _entry("delete", participant, record, {"is_deleted": [False, True]}, reason), *voided])
     return record

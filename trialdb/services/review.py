@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialdb.db import utcnow
@@ -40,6 +40,7 @@ RAISERS = frozenset({Role.MONITOR, Role.DATA_MANAGER})
 ANSWERERS = frozenset({Role.COORDINATOR, Role.INVESTIGATOR})
 SIGNERS = frozenset({Role.INVESTIGATOR})
 LOCKERS = frozenset({Role.DATA_MANAGER})
+AUTOMATIC_RAISER = "trialdb (soft limit)"
 
 
 def _require(actor: Actor, roles: frozenset[Role], en: str, fr: str) -> None:
@@ -92,14 +93,19 @@ def guard_write(session: Session, participant: Participant, entity: str,
                         "à un data manager.")
 
 
-def after_write(session: Session, actor: Actor, participant: Participant, entity: str,
-                record_id: int) -> None:
-    """A change voids the record's verification and the signatures over it."""
+def after_write(session: Session, participant: Participant, entity: str,
+                record_id: int) -> list[audit.Entry]:
+    """A change voids the record's verification and the signatures over it.
+
+    Returns the audit entries for what was voided; the caller appends them
+    with its own entry, last, so the audit chain's lock is held briefly.
+    """
+    entries: list[audit.Entry] = []
     review = _review(session, participant.id, entity, record_id)
     if review is not None and review.verified_at is not None:
         review.verified_at, review.verified_by = None, None
-        audit.record(session, actor, _entry("unverify", participant, entity, record_id,
-                                             reason="data changed after verification"))
+        entries.append(_entry("unverify", participant, entity, record_id,
+                              reason="data changed after verification"))
     voided = session.execute(
         update(Signature)
         .where(Signature.participant_id == participant.id, Signature.invalidated_at.is_(None),
@@ -108,9 +114,9 @@ def after_write(session: Session, actor: Actor, participant: Participant, entity
         .values(invalidated_at=utcnow())
         .returning(Signature.id)
     ).scalars().all()
-    for signature_id in voided:
-        audit.record(session, actor, _entry("invalidate", participant, "signature", signature_id,
-                                             reason=f"{entity} {record_id} changed"))
+    entries.extend(_entry("invalidate", participant, "signature", signature_id,
+                          reason=f"{entity} {record_id} changed") for signature_id in voided)
+    return entries
 
 
 # --- queries ----------------------------------------------------------------
@@ -127,11 +133,12 @@ def raise_query(session: Session, actor: Actor, record: FormRecordMixin, field: 
     if not text:
         raise InvalidInput("Write the question.", "Rédigez la question.", field="text")
     now = utcnow()
+    raiser_id, raiser = (None, AUTOMATIC_RAISER) if automatic else (actor.user_id, actor.name)
     query = DataQuery(participant_id=participant.id, entity=_entity(record), record_id=record.id,
                       field=field, status=QueryStatus.OPEN, raised_at=now,
-                      raised_by_id=actor.user_id, raised_by_name=actor.name)
-    query.messages.append(QueryMessage(written_at=now, author_id=actor.user_id,
-                                       author_name=actor.name, kind="raise", text=text))
+                      raised_by_id=raiser_id, raised_by_name=raiser)
+    query.messages.append(QueryMessage(written_at=now, author_id=raiser_id,
+                                       author_name=raiser, kind="raise", text=text))
     session.add(query)
     session.flush()
     audit.record(session, actor, _entry("query", participant, _entity(record), record.id,
@@ -186,6 +193,9 @@ def reopen_query(session: Session, actor: Actor, query: DataQuery, text: str) ->
 
 
 def _require_raiser(actor: Actor, query: DataQuery) -> None:
+    """The raiser, a data manager, or for automatic queries any reviewer."""
+    if query.raised_by_id is None and actor.role in RAISERS:
+        return
     if actor.role is not Role.DATA_MANAGER and actor.user_id != query.raised_by_id:
         raise Forbidden("Only who raised the query, or a data manager, may close or reopen it.",
                         "Seul l'émetteur de la requête, ou un data manager, peut la clore "
@@ -193,12 +203,15 @@ def _require_raiser(actor: Actor, query: DataQuery) -> None:
 
 
 def open_query_count(session: Session, participant_id: int, entity: str | None = None,
-                     record_id: int | None = None) -> int:
-    statement = select(DataQuery.id).where(DataQuery.participant_id == participant_id,
-                                           DataQuery.status != QueryStatus.CLOSED)
+                     record_id: int | None = None, field: str | None = None) -> int:
+    """Open or answered queries of a participant, or of one record, or one field."""
+    statement = select(func.count(DataQuery.id)).where(
+        DataQuery.participant_id == participant_id, DataQuery.status != QueryStatus.CLOSED)
     if entity is not None:
         statement = statement.where(DataQuery.entity == entity, DataQuery.record_id == record_id)
-    return len(session.scalars(statement).all())
+    if field is not None:
+        statement = statement.where(DataQuery.field == field)
+    return session.scalar(statement) or 0
 
 
 # --- source data verification -------------------------------------------------
