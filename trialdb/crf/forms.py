@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from trialdb.crf.definitions import FieldSpec, FormSpec, Limit, code_label
@@ -77,9 +79,17 @@ def _fmt(number: float) -> str:
     return f"{number:g}"
 
 
-def _choices(enum_class: type[enum.Enum], language: str, blank: bool) -> list[tuple[str, str]]:
-    options = [(str(m.value), code_label(enum_class, str(m.value), language)) for m in enum_class]
-    return [("", "—"), *options] if blank else options
+def options(pairs: Iterable[tuple[str, str]]) -> list[SelectChoice]:
+    """Choices of a select or radio field from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+BLANK_CHOICE = ("", "—")
+
+
+def _choices(enum_class: type[enum.Enum], language: str, blank: bool) -> list[SelectChoice]:
+    pairs = [(str(m.value), code_label(enum_class, str(m.value), language)) for m in enum_class]
+    return options([BLANK_CHOICE, *pairs] if blank else pairs)
 
 
 def _make_field(spec: FieldSpec, language: str) -> Field:
@@ -97,10 +107,11 @@ def _make_field(spec: FieldSpec, language: str) -> Field:
     if spec.kind == "bool":
         return BooleanField(**kwargs)
     if spec.kind in ("yesno", "tristate"):
-        options = [(YES, message("yes", language)), (NO, message("no", language))]
+        choices = [(YES, message("yes", language)), (NO, message("no", language))]
         if spec.kind == "tristate":
-            options.append((UNKNOWN, message("unknown", language)))
-        return RadioField(choices=options, validators=presence, default=None, **kwargs)
+            choices.append((UNKNOWN, message("unknown", language)))
+        return RadioField(choices=options(choices), validators=presence, default=None,
+                          **kwargs)
     if spec.kind == "int":
         return IntegerField(validators=[*presence, _Range(spec, language)], **kwargs)
     if spec.kind == "float":
@@ -115,7 +126,7 @@ def _make_field(spec: FieldSpec, language: str) -> Field:
         return SelectField(choices=_choices(spec.enum, language, blank=True),
                            validators=presence, **kwargs)
     if spec.kind == "assay":
-        return SelectField(choices=[("", "—")], validators=presence, **kwargs)
+        return SelectField(choices=options([BLANK_CHOICE]), validators=presence, **kwargs)
     raise ValueError(f"no field for kind {spec.kind}")
 
 

@@ -12,6 +12,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, Select
 from wtforms.validators import InputRequired, Length, Optional
 
 from trialdb.crf.definitions import code_label
+from trialdb.crf.forms import options
 from trialdb.crf.messages import message, wtforms_translations
 from trialdb.errors import NotFound, UserError
 from trialdb.models import Site, User
@@ -35,8 +36,9 @@ def _user_form(sites: list[Site], new: bool) -> FlaskForm:
     site_choices = [(s.code, f"{s.code} · {s.name}") for s in sites]
 
     class UserForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
-        role = SelectField(t("role"), validators=[required], choices=role_choices)
-        sites = SelectMultipleField(t("sites"), choices=site_choices, validators=[Optional()])
+        role = SelectField(t("role"), validators=[required], choices=options(role_choices))
+        sites = SelectMultipleField(t("sites"), choices=options(site_choices),
+                                    validators=[Optional()])
         all_sites = BooleanField(t("all_sites"))
 
     if new:

@@ -13,7 +13,7 @@ from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from trialdb.crf.definitions import code_label
-from trialdb.crf.forms import form_class, form_data
+from trialdb.crf.forms import BLANK_CHOICE, form_class, form_data, options
 from trialdb.crf.messages import message, wtforms_translations
 from trialdb.errors import NotFound, UserError
 from trialdb.services import dashboard, participants, screening
@@ -50,17 +50,17 @@ def _new_participant_form(site_choices: list[tuple[str, str]]) -> FlaskForm:
             return wtforms_translations(lang)
 
     class NewParticipantForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
-        site = SelectField(t("site"), choices=site_choices, validators=[required])
-        part = SelectField(t("part"), validators=[required], choices=[
-            ("", "—"), *[(p.value, code_label(StudyPart, p.value, lang)) for p in StudyPart]])
-        sex = SelectField(t("sex"), validators=[required], choices=[
-            ("", "—"), *[(s.value, code_label(Sex, s.value, lang)) for s in Sex]])
+        site = SelectField(t("site"), choices=options(site_choices), validators=[required])
+        part = SelectField(t("part"), validators=[required], choices=options([
+            BLANK_CHOICE, *[(p.value, code_label(StudyPart, p.value, lang)) for p in StudyPart]]))
+        sex = SelectField(t("sex"), validators=[required], choices=options([
+            BLANK_CHOICE, *[(s.value, code_label(Sex, s.value, lang)) for s in Sex]]))
         birth_year = IntegerField(t("birth_year"), validators=[
             required, NumberRange(1900, 2100, message=message("max_inclusive", lang,
                                                               limit="2100"))])
-        birth_month = SelectField(t("birth_month"), validators=[required], choices=[
-            ("", "—"), *[(str(i), name) for i, name in
-                         enumerate(t("month_names").split(","), start=1)]])
+        birth_month = SelectField(t("birth_month"), validators=[required], choices=options([
+            BLANK_CHOICE, *[(str(i), name) for i, name in
+                            enumerate(t("month_names").split(","), start=1)]]))
         screened_on = DateField(t("screened_on"), validators=[required], default=date.today)
 
     NewParticipantForm.Meta = Meta
