@@ -8,6 +8,7 @@ the report services.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -25,7 +26,7 @@ from trialdb import migrate
 from trialdb.cli import main
 from trialdb.crf.definitions import load_forms
 from trialdb.db import make_engine, make_session_factory, unit_of_work
-from trialdb.models import Participant, Site
+from trialdb.models import AuditEvent, Participant, Site
 from trialdb.reporting import service
 from trialdb.services import snapshots
 from trialdb.services.actor import Actor
@@ -134,6 +135,17 @@ def test_interim_from_a_snapshot_is_byte_identical(demo: tuple[str, Engine], tmp
                                 env=_cli_env(url, tmp_path))
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == first
+    # the command wrote its audit entry: the snapshot, its content hash, the PDF's hash
+    with make_session_factory(engine, write=False)() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.entity == "report")
+                                .order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert (event.action, event.user_name, event.entity_id) == ("export", "Dr Test", snapshot.id)
+    assert event.changes is not None
+    assert event.changes["content_hash"] == [None, content_hash]
+    assert event.changes["pdf_sha256"] == [None, hashlib.sha256(first).hexdigest()]
+    # an export is not a change of the data: the live report's cut-off does not move
+    with make_session_factory(engine, write=False)() as session:
+        assert service._last_change(session) < event.occurred_at
 
 
 def test_site_investigator_gets_their_site_only(demo: tuple[str, Engine], tmp_path: Path

@@ -81,14 +81,15 @@ def _form(ctx: Language, form: FormSpec) -> list[Flowable]:
             rows.append([label, Paragraph(spec.name, variable_style), type_text,
                          _codes(ctx, spec), _limits(ctx, spec), "☐ ______"])
         story += [
+            CondPageBreak(30 * mm),  # a section's title never alone at a page's foot
             p(section.title.get(ctx.language), "h2"),
             data_table([ctx.t("Question", "Question"), ctx.t("Variable", "Variable"),
                         ctx.t("Type, unit", "Type, unité"), ctx.t("Codes", "Codes"),
                         ctx.t("Limits, conditions", "Limites, conditions"),
                         ctx.t("Answer", "Réponse")],
                        rows,
-                       widths=[37 * mm, 44 * mm, 22 * mm, 35 * mm, 22 * mm,
-                               FRAME_WIDTH - 160 * mm], numeric_from=9, font_size=6.8),
+                       widths=[34 * mm, 44 * mm, 22 * mm, 34 * mm, 22 * mm,
+                               FRAME_WIDTH - 156 * mm], numeric_from=9, font_size=6.8),
         ]
     return story
 
@@ -113,7 +114,7 @@ def render_blank_crf(ctx: Language, generated_by: str, generated_at: datetime) -
                 "Les valeurs dérivées (log10 des charges, âge, jour d'étude, critères) sont "
                 "calculées, jamais saisies. Aucun nom, initiales, date de naissance complète ni "
                 "numéro hospitalier n'est recueilli.")),
-        table_of_contents(),
+        table_of_contents(compact=True),
         PageBreak(),
     ]
     for form in forms:

@@ -8,9 +8,10 @@ import enum
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Spacer
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak, Paragraph, Spacer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,7 @@ from trialdb.models import (
 from trialdb.reporting import charts, labels
 from trialdb.reporting.context import ReportContext, utc_text
 from trialdb.reporting.document import DocumentInfo, build_pdf
-from trialdb.reporting.styles import FRAME_WIDTH, SERIES, VIRUS_COLOURS
+from trialdb.reporting.styles import FRAME_WIDTH, SERIES, VIRUS_COLOURS, styles
 from trialdb.reporting.tables import data_table, key_value_table, p
 from trialdb.study.timeline import study_day
 from trialdb.study.viral_load import log10_load
@@ -135,6 +136,12 @@ def _load_chart(ctx: ReportContext, participant: Participant, d0: date) -> list[
                     "copies/mL) ; barres : traitements antiviraux."), "caption")]
 
 
+def _label(text: str) -> Paragraph:
+    """A small heading over a record's sub-table (genes, signatures, audit trail)."""
+    style = styles().cell_head.clone("record_part", spaceBefore=6, spaceAfter=2)
+    return Paragraph(escape(text), style)
+
+
 def _genotype_tables(ctx: ReportContext, genotype: ResistanceGenotype) -> list[Flowable]:
     """Genes sequenced, mutations found (gene and amino-acid change) and the
     laboratory's susceptibility per drug."""
@@ -147,15 +154,18 @@ def _genotype_tables(ctx: ReportContext, genotype: ResistanceGenotype) -> list[F
     drugs = [[name(Antiviral, d.drug), name(Susceptibility, d.susceptibility)]
              for d in genotype.susceptibilities]
     none = ctx.t("none recorded", "aucun(e) saisi(e)")
-    story: list[Flowable] = [Spacer(1, 3)]
-    for header, rows in (
-            ([ctx.t("Gene sequenced", "Gène séquencé"), ctx.t("Outcome", "Résultat")], genes),
-            ([ctx.t("Gene", "Gène"), ctx.t("Mutation (amino-acid change)",
+    story: list[Flowable] = []
+    for title, header, rows in (
+            (ctx.t("Genes", "Gènes"),
+             [ctx.t("Gene sequenced", "Gène séquencé"), ctx.t("Outcome", "Résultat")], genes),
+            (ctx.t("Mutations found", "Mutations trouvées"),
+             [ctx.t("Gene", "Gène"), ctx.t("Mutation (amino-acid change)",
                                            "Mutation (changement d'acide aminé)")], mutations),
-            ([ctx.t("Drug", "Molécule"), ctx.t("Susceptibility", "Sensibilité")], drugs)):
-        story.append(data_table(header, rows or [[none, ""]], widths=[half, FRAME_WIDTH - half],
-                                numeric_from=9, font_size=7.4))
-        story.append(Spacer(1, 3))
+            (ctx.t("Susceptibility by drug", "Sensibilité par molécule"),
+             [ctx.t("Drug", "Molécule"), ctx.t("Susceptibility", "Sensibilité")], drugs)):
+        story += [_label(title),
+                  data_table(header, rows or [[none, ""]], widths=[half, FRAME_WIDTH - half],
+                             numeric_from=9, font_size=7.4)]
     return story
 
 
@@ -169,9 +179,10 @@ def _form_section(ctx: ReportContext, form: FormSpec, participant: Participant,
     records = ctx.session.scalars(
         select(model).where(model.participant_id == participant.id)
         .order_by(model.id)).all()
-    story: list[Flowable] = [CondPageBreak(40 * mm), p(form.title.get(ctx.language), "h1")]
+    title = p(form.title.get(ctx.language), "h1")
+    story: list[Flowable] = [CondPageBreak(40 * mm)]
     if not records:
-        return [*story, p(ctx.t("No record.", "Aucune fiche."), "caption")]
+        return [*story, title, p(ctx.t("No record.", "Aucune fiche."), "caption")]
     for index, record in enumerate(records, start=1):
         flags = []
         if record.is_deleted:
@@ -179,18 +190,20 @@ def _form_section(ctx: ReportContext, form: FormSpec, participant: Participant,
                                f"supprimée : {record.deletion_reason}"))
         flags.append(ctx.t("complete", "complète") if record.is_complete
                      else ctx.t("in progress", "en cours"))
+        # one record, kept on one page when it fits (the first with the form's title)
+        block: list[Flowable] = [title] if index == 1 else []
         if form.repeating:
-            story.append(p(f"{form.title.get(ctx.language)} #{index} ({', '.join(flags)})", "h2"))
+            block.append(p(f"{form.title.get(ctx.language)} #{index} ({', '.join(flags)})", "h2"))
         else:
-            story.append(p(", ".join(flags), "caption"))
+            block.append(p(", ".join(flags), "caption"))
         rows = []
         for spec in form.fields:
             rows.append([spec.label.get(ctx.language), _value(ctx, spec, getattr(record, spec.name),
                                                               assays)])
-        story.append(data_table([ctx.t("Field", "Champ"), ctx.t("Value", "Valeur")], rows,
+        block.append(data_table([ctx.t("Field", "Champ"), ctx.t("Value", "Valeur")], rows,
                                 widths=[FRAME_WIDTH * 0.45, FRAME_WIDTH * 0.55], numeric_from=2))
         if isinstance(record, ResistanceGenotype):
-            story += _genotype_tables(ctx, record)
+            block += _genotype_tables(ctx, record)
         key = (table_name, record.id)
         for query in queries.get(key, []):
             status = code_label(QueryStatus, str(query.status), ctx.language)
@@ -198,26 +211,27 @@ def _form_section(ctx: ReportContext, form: FormSpec, participant: Participant,
                 f"{m.author_name} ({utc_text(m.written_at)}, "
                 f"{labels.label(labels.QUERY_MESSAGE_KINDS, m.kind, ctx.language)}): {m.text}"
                 for m in query.messages)
-            story.append(p(ctx.t(f"Query #{query.id} on {query.field} [{status}] — {messages}",
+            block.append(p(ctx.t(f"Query #{query.id} on {query.field} [{status}] — {messages}",
                                  f"Requête n° {query.id} sur {query.field} [{status}] — "
                                  f"{messages}"), "small"))
         if signatures.get(key):
-            story.append(data_table(
+            block += [_label(ctx.t("Signatures", "Signatures")), data_table(
                 [ctx.t("Signed by", "Signé par"), ctx.t("Date-time", "Date et heure"),
                  ctx.t("Meaning", "Signification"), ctx.t("State", "État")],
-                _signature_rows(ctx, signatures[key]), numeric_from=9, font_size=7))
+                _signature_rows(ctx, signatures[key]), numeric_from=9, font_size=7)]
         history = audit.get(key, [])
         if history:
-            story.append(data_table(
+            block += [_label(ctx.t("Audit trail", "Piste d'audit")), data_table(
                 [ctx.t("When", "Quand"), ctx.t("Who", "Qui"), ctx.t("Action", "Action"),
                  ctx.t("Changes and reason", "Modifications et motif")],
                 [[utc_text(e.occurred_at), e.user_name,
                   labels.label(labels.AUDIT_ACTIONS, e.action, ctx.language),
                   _changes_text(e.changes) + (f" — {e.reason}" if e.reason else "")]
                  for e in history],
-                widths=[28 * mm, 32 * mm, 16 * mm, FRAME_WIDTH - 76 * mm], numeric_from=9,
-                font_size=6.6))
-        story.append(Spacer(1, 4))
+                widths=[28 * mm, 32 * mm, 18 * mm, FRAME_WIDTH - 78 * mm], numeric_from=9,
+                font_size=6.6)]
+        block.append(Spacer(1, 6))
+        story.append(KeepTogether(block))
     return story
 
 

@@ -213,7 +213,9 @@ def cumulative_incidence_chart(
 ) -> Drawing:
     """Cumulative incidence step curves with confidence bands and a numbers-at-risk table."""
     register_fonts()
-    label_width = 86.0
+    # room on the left for the at-risk labels, clear of the counts centred on day 0
+    longest = max((stringWidth(row.label, SANS, TICK_FONT_SIZE) for row in at_risk), default=0.0)
+    label_width = max(86.0, min(150.0, 12 + longest + 18))
     risk_height = (len(at_risk) * 10.5 + 16) if at_risk else 0
     legend_height = 14
     height = plot_height + 38 + risk_height + legend_height
@@ -248,7 +250,7 @@ def cumulative_incidence_chart(
         for index, row in enumerate(at_risk):
             yy = top_of_table - 11 - index * 10.5
             group.add(Rect(4, yy + 0.5, 5, 5, fillColor=row.colour, strokeColor=None))
-            group.add(_text(12, yy, _fit(row.label, label_width - 16, TICK_FONT_SIZE)))
+            group.add(_text(12, yy, _fit(row.label, label_width - 30, TICK_FONT_SIZE)))
             for t, n in zip(at_risk_times, row.counts, strict=True):
                 group.add(_text(x(t), yy, str(n), anchor="middle"))
     drawing.add(group)
@@ -474,7 +476,8 @@ def quantile_panels(panels: Sequence[tuple[str, Sequence[QuantileSeries]]], *, x
     register_fonts()
     count = max(len(panels), 1)
     gutter = 40.0
-    panel_w = (width - gutter - 8 * (count - 1)) / count
+    gap = 22.0  # between panels: room for the last and first tick labels
+    panel_w = (width - gutter - gap * (count - 1)) / count
     legend_items: dict[str, Color] = {}
     height = plot_height + 62
     drawing = Drawing(width, height)
@@ -485,7 +488,7 @@ def quantile_panels(panels: Sequence[tuple[str, Sequence[QuantileSeries]]], *, x
     if y_high <= y_low:
         y_high = y_low + 1
     for index, (title, series) in enumerate(panels):
-        left = gutter + index * (panel_w + 8)
+        left = gutter + index * (panel_w + gap)
         x = Scale(0, horizon, left, left + panel_w)
         y = Scale(y_low, y_high, 34, 34 + plot_height)
         x_ticks = [t for t in (0, 30, 60, 90, 120, 180) if t <= horizon]

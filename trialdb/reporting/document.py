@@ -17,7 +17,14 @@ from typing import Any
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, Paragraph
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    TableStyle,
+)
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from trialdb.reporting.styles import (
@@ -141,9 +148,16 @@ class _ReportTemplate(BaseDocTemplate):  # type: ignore[misc]  # ReportLab is un
         self.notify("TOCEntry", (level, text, self.page, key))
 
 
-def table_of_contents() -> TableOfContents:
+def table_of_contents(*, compact: bool = False) -> TableOfContents:
+    """The contents; `compact` for long lists that should fit one page."""
     sheet = styles()
-    toc = TableOfContents()
+    if compact:
+        toc = TableOfContents(tableStyle=TableStyle([
+            ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    else:
+        toc = TableOfContents()
     toc.levelStyles = [
         sheet.body.clone("toc0", fontName=SANS_BOLD, fontSize=9.5, leading=14, leftIndent=0),
         sheet.body.clone("toc1", fontSize=8.6, leading=11.5, leftIndent=12, textColor=MUTED),

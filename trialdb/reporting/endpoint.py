@@ -242,7 +242,7 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
             "(log-log) ; nombres à risque sous l'axe."), "caption")]),
         data_table([ctx.t("Event", "Événement"),
                     *[ctx.t(f"Day {d}", f"J{d}") for d in table_times]], ci_rows,
-                   widths=[50 * mm] + [(FRAME_WIDTH - 50 * mm) / len(table_times)] * len(table_times),
+                   widths=[38 * mm] + [(FRAME_WIDTH - 38 * mm) / len(table_times)] * len(table_times),
                    font_size=7.4),
         p(ctx.t("Cumulative incidence (95% CI).", "Incidence cumulée (IC 95 %)."), "caption"),
         data_table([ctx.t("First event by day 90", "Premier événement à J90"),
@@ -446,11 +446,11 @@ def risk_factors(ctx: ReportContext, definition: SectionDefinition) -> list[Flow
             data_table([ctx.t("Covariate", "Covariable"),
                         ctx.t("Cause-specific HR (95% CI)", "HR cause-spécifique (IC 95 %)"), "p"],
                        tv_rows, widths=[FRAME_WIDTH * 0.5, FRAME_WIDTH * 0.3, FRAME_WIDTH * 0.2]),
-            p(ctx.t(f"Cause-specific Cox model on counting-process data: {tv.n} intervals, "
+            p(ctx.t(f"Cause-specific Cox model on counting-process data: {tv.n} participants, "
                     f"{tv.n_events} reactivations; TTV log10 lagged by "
                     f"{endpoint.dataset.settings.ttv_lag_days} days.",
                     f"Modèle de Cox cause-spécifique sur données en processus de comptage : "
-                    f"{tv.n} intervalles, {tv.n_events} réactivations ; log10 TTV décalé de "
+                    f"{tv.n} participants, {tv.n_events} réactivations ; log10 TTV décalé de "
                     f"{endpoint.dataset.settings.ttv_lag_days} jours."), "caption"),
         ]
     story.append(PageBreak())

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import yaml
 from reportlab.lib.units import mm
-from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Paragraph, Spacer
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    Spacer,
+)
 
 from trialdb.crf.definitions import code_label
 from trialdb.models import form_models
@@ -533,11 +540,12 @@ def antivirals(ctx: ReportContext, definition: SectionDefinition) -> list[Flowab
     resistance = facts.resistance_summary(ctx.session, ctx.scope, included)
     story += [
         p(ctx.t("Resistance genotyping", "Génotypage de résistance"), "h2"),
-        p(ctx.t(f"{resistance.genotypings} genotypings in {len(resistance.participants)} "
-                f"participants; {resistance.failed_amplifications} gene amplifications failed.",
-                f"{resistance.genotypings} génotypages chez {len(resistance.participants)} "
-                f"participants ; {resistance.failed_amplifications} amplifications de gène en "
-                "échec.")),
+        p(ctx.t(f"Genotypings: {resistance.genotypings}; participants genotyped: "
+                f"{len(resistance.participants)}; gene amplifications failed: "
+                f"{resistance.failed_amplifications}.",
+                f"Génotypages : {resistance.genotypings} ; participants génotypés : "
+                f"{len(resistance.participants)} ; amplifications de gène en échec : "
+                f"{resistance.failed_amplifications}.")),
     ]
     if resistance.mutations:
         rows = [[label(ctx, CmvGene, gene), change, str(len(pids))]
@@ -570,12 +578,12 @@ def methods(ctx: ReportContext, definition: SectionDefinition) -> list[Flowable]
                   p(text(item["text"], "estimators.text").get(ctx.language))]
     from trialdb.reporting.versions import software_versions
 
-    story += [
+    story.append(KeepTogether([
         p(ctx.t("Software", "Logiciels"), "h2"),
         data_table([ctx.t("Component", "Composant"), ctx.t("Version", "Version")],
                    [[name, version] for name, version in software_versions()],
                    widths=[FRAME_WIDTH * 0.5, FRAME_WIDTH * 0.5]),
-    ]
+    ]))
     return story
 
 

@@ -110,6 +110,8 @@ def data_table(header: Sequence[str], rows: Sequence[Sequence[Cell]], *,
         if index in section_rows:
             commands += [("SPAN", (0, index + 1), (-1, index + 1)),
                          ("LINEABOVE", (0, index + 1), (-1, index + 1), 0.4, RULE)]
+            if index + 1 < len(rows):  # never leave a sub-heading alone at a page's foot
+                commands.append(("NOSPLIT", (0, index + 1), (-1, index + 2)))
             stripe = 0
             continue
         if stripe % 2 == 1:
