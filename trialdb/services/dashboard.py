@@ -1,5 +1,24 @@
 """The site dashboard: record status per participant and form, counts, and
-the viral-load time points due or overdue (forms/study.yaml visit_schedule)."""
+the viral-load time points due or overdue (forms/study.yaml visit_schedule).
+
+A grid cell shows one status, the first that holds in this order (the
+legend on the page lists them in the same order):
+
+1. ``queried``: an open or answered query on any record of the form;
+2. ``locked``: the participant is frozen, or every live record of the form is locked;
+3. ``signed``: every live record of the form carries a valid (not invalidated)
+   signature, or the participant's whole casebook does;
+4. ``verified``: every live record of the form is source-verified;
+5. ``complete``: every live record of the form is marked complete;
+6. ``in_progress``: the form has live records, not all complete;
+7. ``empty``: no live record.
+
+Work to do comes first (a query), then what stops work (a lock), then the
+review steps from the last to the first. A frozen participant's empty forms
+show as locked (nothing can be added); signatures and verifications only
+speak of records that exist, so an empty form stays empty otherwise.
+The grid of a page costs a constant number of queries, whatever its size.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +33,10 @@ from typing import Any
 import yaml
 from sqlalchemy import (
     String,
+    and_,
     bindparam,
     case,
+    exists,
     func,
     literal,
     select,
@@ -25,12 +46,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from trialdb.crf.definitions import FormSpec, load_forms
-from trialdb.models import CarTInfusion, Participant, Site, ViralLoadResult
+from trialdb.models import (
+    CarTInfusion,
+    DataQuery,
+    Participant,
+    RecordReview,
+    Signature,
+    Site,
+    ViralLoadResult,
+)
 from trialdb.resources import forms_dir
 from trialdb.services.actor import Actor
-from trialdb.vocab import ParticipantStatus, Specimen, Virus
+from trialdb.services.review import CASEBOOK
+from trialdb.vocab import ParticipantStatus, QueryStatus, Specimen, Virus
 
 EMPTY, IN_PROGRESS, COMPLETE = "empty", "in_progress", "complete"
+QUERIED, LOCKED, SIGNED, VERIFIED = "queried", "locked", "signed", "verified"
+#: Cell statuses, the strongest first: a cell shows the first that holds.
+PRECEDENCE = (QUERIED, LOCKED, SIGNED, VERIFIED, COMPLETE, IN_PROGRESS, EMPTY)
 #: Statuses of participants still followed, whose time points are tracked.
 FOLLOWED = (ParticipantStatus.INCLUDED,)
 #: How long after a participant's last window closes their missed time points stay listed.
@@ -88,6 +121,8 @@ class Dashboard:
     due: list[DueTimePoint]
     page: int = 1
     pages: int = 1
+    #: Open or answered queries per site id, for the sites asked for.
+    open_queries: dict[int, int] = field(default_factory=dict)
 
 
 def visible_sites(session: Session, actor: Actor) -> list[Site]:
@@ -100,29 +135,130 @@ def visible_sites(session: Session, actor: Actor) -> list[Site]:
 @lru_cache(maxsize=4)
 def _status_query(form_names: tuple[str, ...]) -> Any:
     """One UNION ALL over the forms' tables, built once: the participant ids are an
-    expanding parameter, so every page reuses the same compiled statement."""
+    expanding parameter, so every page reuses the same compiled statement.
+
+    Per form and participant: live records, how many are complete, verified,
+    locked, and carry a valid signature (review rows are unique per record,
+    so the outer join never multiplies a record).
+    """
     forms = load_forms()
     ids: Any = bindparam("ids", expanding=True)
-    return union_all(*[
-        select(literal(name).label("form"), forms[name].model.participant_id.label("pid"),
-               func.count().label("total"),
-               func.sum(case((forms[name].model.is_complete.is_(True), 1), else_=0))
-               .label("done"))
-        .where(forms[name].model.participant_id.in_(ids),
-               forms[name].model.is_deleted.is_(False))
-        .group_by(forms[name].model.participant_id)
-        for name in form_names
-    ])
+
+    def per_form(name: str) -> Any:
+        model: Any = forms[name].model
+        entity = model.__tablename__
+        signed = exists().where(Signature.entity == entity, Signature.record_id == model.id,
+                                Signature.invalidated_at.is_(None))
+        return (
+            select(literal(name).label("form"), model.participant_id.label("pid"),
+                   func.count().label("total"),
+                   func.sum(case((model.is_complete.is_(True), 1), else_=0)).label("done"),
+                   func.sum(case((RecordReview.verified_at.is_not(None), 1), else_=0))
+                   .label("verified"),
+                   func.sum(case((RecordReview.locked_at.is_not(None), 1), else_=0))
+                   .label("locked"),
+                   func.sum(case((signed, 1), else_=0)).label("signed"))
+            .select_from(model)
+            .outerjoin(RecordReview, and_(RecordReview.entity == entity,
+                                          RecordReview.record_id == model.id))
+            .where(model.participant_id.in_(ids), model.is_deleted.is_(False))
+            .group_by(model.participant_id)
+        )
+
+    return union_all(*[per_form(name) for name in form_names])
+
+
+@lru_cache(maxsize=1)
+def _governance_query() -> Any:
+    """Open queries per form table and participant, frozen participants and
+    signed casebooks, for a page of participants, in one statement."""
+    ids: Any = bindparam("ids", expanding=True)
+    return union_all(
+        select(literal("query").label("kind"), DataQuery.entity.label("entity"),
+               DataQuery.participant_id.label("pid"), func.count().label("n"))
+        .where(DataQuery.participant_id.in_(ids), DataQuery.status != QueryStatus.CLOSED)
+        .group_by(DataQuery.entity, DataQuery.participant_id),
+        select(literal("frozen"), literal(CASEBOOK), RecordReview.participant_id, func.count())
+        .where(RecordReview.participant_id.in_(ids), RecordReview.entity == CASEBOOK,
+               RecordReview.locked_at.is_not(None))
+        .group_by(RecordReview.participant_id),
+        select(literal("signed"), literal(CASEBOOK), Signature.participant_id, func.count())
+        .where(Signature.participant_id.in_(ids), Signature.entity == CASEBOOK,
+               Signature.invalidated_at.is_(None))
+        .group_by(Signature.participant_id),
+    )
+
+
+@dataclass(frozen=True)
+class FormCounts:
+    """One form of one participant: live records and their review state."""
+
+    total: int = 0
+    done: int = 0
+    verified: int = 0
+    locked: int = 0
+    signed: int = 0
+
+
+def cell_status(counts: FormCounts, *, open_queries: int = 0, frozen: bool = False,
+                casebook_signed: bool = False) -> str:
+    """The status a grid cell shows (precedence in the module's docstring)."""
+    total = counts.total
+    if open_queries:
+        return QUERIED
+    if frozen or (total and counts.locked == total):
+        return LOCKED
+    if not total:
+        return EMPTY
+    if casebook_signed or counts.signed == total:
+        return SIGNED
+    if counts.verified == total:
+        return VERIFIED
+    return COMPLETE if counts.done == total else IN_PROGRESS
 
 
 def _form_statuses(session: Session, forms: list[FormSpec],
                    participant_ids: list[int]) -> dict[str, dict[int, str]]:
-    """Status of every form for these participants, in one query."""
-    statuses: dict[str, dict[int, str]] = {form.name: {} for form in forms}
+    """Status of every form for these participants, in two queries."""
+    connection = session.connection()
+    counts: dict[tuple[str, int], FormCounts] = {}
     query = _status_query(tuple(form.name for form in forms))
-    for name, pid, total, done in session.connection().execute(query, {"ids": participant_ids}):
-        statuses[name][pid] = COMPLETE if done == total else IN_PROGRESS
+    for name, pid, total, done, verified, locked, signed in connection.execute(
+            query, {"ids": participant_ids}):
+        counts[(name, pid)] = FormCounts(int(total), int(done or 0), int(verified or 0),
+                                         int(locked or 0), int(signed or 0))
+    queries: dict[tuple[str, int], int] = {}
+    frozen: set[int] = set()
+    casebook_signed: set[int] = set()
+    for kind, entity, pid, n in connection.execute(_governance_query(),
+                                                   {"ids": participant_ids}):
+        if kind == "query":
+            queries[(entity, pid)] = int(n)
+        elif kind == "frozen":
+            frozen.add(pid)
+        else:
+            casebook_signed.add(pid)
+    nothing = FormCounts()
+    statuses: dict[str, dict[int, str]] = {}
+    for form in forms:
+        entity = form.model.__tablename__
+        statuses[form.name] = {
+            pid: cell_status(counts.get((form.name, pid), nothing),
+                             open_queries=queries.get((entity, pid), 0), frozen=pid in frozen,
+                             casebook_signed=pid in casebook_signed)
+            for pid in participant_ids}
     return statuses
+
+
+def open_queries_by_site(session: Session, site_ids: list[int]) -> dict[int, int]:
+    """Open or answered queries per site (sites without any are left out)."""
+    if not site_ids:
+        return {}
+    return {int(site): int(n) for site, n in session.execute(
+        select(Participant.site_id, func.count(DataQuery.id))
+        .join(Participant, Participant.id == DataQuery.participant_id)
+        .where(Participant.site_id.in_(site_ids), DataQuery.status != QueryStatus.CLOSED)
+        .group_by(Participant.site_id))}
 
 
 def due_time_points(session: Session, site_id: int, today: date,
@@ -172,8 +308,13 @@ def due_time_points(session: Session, site_id: int, today: date,
 
 
 def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
-                   page: int = 1, page_size: int = 50) -> Dashboard:
-    """Counts over the whole site; the status grid one page of participants at a time."""
+                   page: int = 1, page_size: int = 50,
+                   query_sites: list[int] | None = None) -> Dashboard:
+    """Counts over the whole site; the status grid one page of participants at a time.
+
+    `query_sites`: the sites whose open queries are counted too (the site
+    picker shows them); the site itself always is.
+    """
     today = today or date.today()
     forms = list(load_forms().values())
     counts: dict[str, int] = {
@@ -183,6 +324,8 @@ def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
     }
     total = sum(counts.values())
     counts["total"] = total
+    open_queries = open_queries_by_site(session, sorted({site_id, *(query_sites or [])}))
+    counts["open_queries"] = open_queries.get(site_id, 0)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
     participants = session.execute(
@@ -198,7 +341,8 @@ def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
         for form in forms:
             row.statuses[form.name] = per_form[form.name].get(pid, EMPTY)
         rows.append(row)
-    return Dashboard(forms, rows, counts, due_time_points(session, site_id, today), page, pages)
+    return Dashboard(forms, rows, counts, due_time_points(session, site_id, today), page, pages,
+                     open_queries)
 
 
 def participant_form_statuses(session: Session, participant_id: int) -> dict[str, tuple[str, int]]:

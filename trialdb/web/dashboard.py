@@ -14,6 +14,9 @@ from trialdb.web.base import actor, db
 from trialdb.web.i18n import language, t
 
 bp = Blueprint("dashboard", __name__)
+#: Interface text of a status where its name is taken ("locked" is the sign-in lock).
+LABEL_KEYS = {service.LOCKED: "locked_form"}
+BADGE_CLASSES = {service.LOCKED: "locked_form"}
 
 
 @bp.route("/")
@@ -28,16 +31,19 @@ def index() -> str:
         raise NotFound("No such site.", "Centre introuvable.")
     raw_page = request.args.get("page", "1")
     page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
-    board = service.site_dashboard(db(), site.id, date.today(), page=page)
+    board = service.site_dashboard(db(), site.id, date.today(), page=page,
+                                   query_sites=[s.id for s in sites])
     lang = language()
-    labels = {status: t(status) for status in (service.EMPTY, service.IN_PROGRESS,
-                                               service.COMPLETE)}
+    # strongest first, as the grid decides (services.dashboard.PRECEDENCE)
+    labels = {status: t(LABEL_KEYS.get(status, status)) for status in service.PRECEDENCE}
     # The grid has one cell per participant and form: each possible cell is
     # rendered once here, the template only picks them.
     cells = {form.name: {status: Markup(
         '<td class="cell cell-{}" title="{} · {}"><span class="dot"></span></td>').format(
             status, form.title.get(lang), label) for status, label in labels.items()}
         for form in board.forms}
+    legend = [(BADGE_CLASSES.get(status, status), label) for status, label in labels.items()]
     return render_template("dashboard.html", sites=sites, site=site, board=board, cells=cells,
+                           legend=legend,
                            participant_url=url_for("participants.show",
                                                    study_number="_").rstrip("_"))

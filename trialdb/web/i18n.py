@@ -38,6 +38,13 @@ _TEXT: dict[str, tuple[str, str]] = {
     "signed": ("Signée", "Signed"),
     "locked_form": ("Verrouillée", "Locked"),
     "legend": ("Légende", "Legend"),
+    "legend_precedence": ("Chaque case montre le premier état qui s'applique, dans l'ordre de "
+                          "la légende : requête ouverte, verrouillée (ou dossier gelé), signée, "
+                          "vérifiée, complète, en cours, vide.",
+                          "Each cell shows the first status that applies, in the legend's "
+                          "order: queried, locked (or casebook frozen), signed, verified, "
+                          "complete, in progress, empty."),
+    "open_queries_label": ("Requêtes ouvertes", "Open queries"),
     "due_points": ("Charges virales CMV attendues", "CMV viral loads due"),
     "due": ("À faire", "Due"),
     "overdue": ("En retard", "Overdue"),
