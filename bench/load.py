@@ -27,18 +27,14 @@ PostgreSQL: temporary databases on 127.0.0.1:5432 as user postgres
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,12 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trialdb import migrate
 from trialdb.db import Base, make_engine
 from trialdb.demo import DemoCohort, generate_cohort, load_cohort, load_reference_data
+from trialdb.scratch import empty_database
 
 # Per table: the column names and the rows as the driver returns them.
 Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 
-PG_ADMIN_URL = os.environ.get(
-    "TRIALDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # Tables the cohort load writes, parents first.
 COHORT_TABLES = [
     "participant", "eligibility_assessment", "consent_record", "serology", "car_t_infusion",
@@ -60,23 +55,6 @@ COHORT_TABLES = [
     "resistance_genotype", "genotype_gene", "genotype_mutation", "drug_susceptibility",
     "audit_event",
 ]
-
-
-@contextmanager
-def fresh_database(backend: str, folder: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / f'bench_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    name = f"trialdb_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def prepared_engine(url: str) -> Engine:
@@ -155,7 +133,7 @@ def raw_insert(url: str, rows: Rows) -> tuple[float, float]:
 def project_load(backend: str, generated: DemoCohort, folder: Path,
                  keep: bool) -> tuple[float, float, int, Rows | None]:
     """(wall s, CPU s, rows written, the rows when `keep`) of one project-path load."""
-    with fresh_database(backend, folder) as url:
+    with empty_database(backend, folder) as url:
         engine = prepared_engine(url)
         tip = audit_tip(engine)
         start, cpu = time.perf_counter(), time.process_time()
@@ -181,7 +159,7 @@ def run(backend: str, size: int, seed: int, repeat: int, folder: Path) -> dict[s
             rows = dumped
             assert sum(len(data) for _, data in rows.values()) == written
         assert rows is not None
-        with fresh_database(backend, folder) as url:
+        with empty_database(backend, folder) as url:
             prepared_engine(url).dispose()
             raw.append(raw_insert(url, rows))
     project_s = min(seconds for seconds, _ in project)

@@ -37,7 +37,6 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TRIALDB_PASSWORD_HASHING", "fast")  # sign-ins are not what is measured
 
-from tests.conftest import empty_database
 from tests.factories import PASSWORD
 from tests.reliability.population import (
     audit_rows_for,
@@ -49,6 +48,7 @@ from tests.reliability.population import (
 from tests.reliability.server import Client, Server
 from trialdb.db import make_engine, make_session_factory
 from trialdb.models import Serology, ViralLoadResult
+from trialdb.scratch import empty_database
 
 MIX = [("dashboard", 25), ("participant", 20), ("form_page", 15), ("grid_page", 10),
        ("grid_save", 15), ("form_save", 10), ("queries", 5)]

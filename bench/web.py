@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from flask import Flask  # noqa: E402 - after the path set-up
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
 
 from trialdb import migrate  # noqa: E402
 from trialdb.db import make_engine, make_session_factory, unit_of_work  # noqa: E402
@@ -52,6 +52,7 @@ from trialdb.models import (  # noqa: E402
     Participant,
     ViralLoadResult,
 )
+from trialdb.scratch import empty_database  # noqa: E402
 from trialdb.services import accounts  # noqa: E402
 from trialdb.services.actor import Actor  # noqa: E402
 from trialdb.vocab import (  # noqa: E402
@@ -71,8 +72,6 @@ from trialdb.vocab import (  # noqa: E402
     Virus,
 )
 
-PG_ADMIN_URL = os.environ.get(
-    "TRIALDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CLIENTS = 16
 PASSWORD = "bench password 2024"
 SITE = "BENCH"
@@ -93,23 +92,6 @@ def bare_app() -> Flask:
 
 
 # --- data ------------------------------------------------------------------------------
-
-@contextmanager
-def database(backend: str, folder: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / 'bench.sqlite3'}"
-        return
-    name = f"trialdb_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def populate(url: str, participants: int, seed: int = 7) -> tuple[str, list[str]]:
     """A site with `participants` included participants (bulk rows, bench only);
@@ -316,7 +298,7 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
     folder = Path(tempfile.mkdtemp(prefix="trialdb-bench-"))
     results = []
     try:
-        with database(backend, folder) as url:
+        with empty_database(backend, folder) as url:
             print(f"[{backend}] populating a site with {participants} participants...", flush=True)
             email, numbers = populate(url, participants)
             env = {"TRIALDB_DATABASE_URL": url, "TRIALDB_INSTANCE_PATH": str(folder),

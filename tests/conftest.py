@@ -9,24 +9,17 @@ then runs inside a transaction rolled back at its end.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from trialdb import migrate
 from trialdb.db import make_engine
+from trialdb.scratch import empty_database
 
 os.environ.setdefault("TRIALDB_PASSWORD_HASHING", "fast")
-
-PG_ADMIN_URL = os.environ.get(
-    "TRIALDB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,24 +33,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if metafunc.definition.get_closest_marker("postgresql_only"):
             backends = [b for b in backends if b == "postgresql"]
         metafunc.parametrize("backend", backends, scope="session")
-
-
-@contextmanager
-def empty_database(backend: str, folder: Path) -> Iterator[str]:
-    """The URL of a new, empty database, dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{folder / f'trialdb_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    name = f"trialdb_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

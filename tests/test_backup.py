@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from tests import factories
-from tests.conftest import empty_database
 from trialdb import backup, migrate
 from trialdb.db import Base, make_engine, make_session_factory, unit_of_work
 from trialdb.errors import InvalidInput
+from trialdb.scratch import empty_database
 from trialdb.services import audit
 
 

@@ -16,7 +16,6 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tests import factories
-from tests.conftest import empty_database
 from trialdb import migrate
 from trialdb.cli import main
 from trialdb.db import make_engine, make_session_factory
@@ -33,6 +32,7 @@ from trialdb.models import (
     Site,
     ViralLoadResult,
 )
+from trialdb.scratch import empty_database
 from trialdb.services import audit, cohort
 from trialdb.services.actor import Actor
 from trialdb.vocab import (

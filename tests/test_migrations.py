@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from tests.conftest import empty_database
 from trialdb import migrate
 from trialdb.db import make_engine
 from trialdb.models import Base
+from trialdb.scratch import empty_database
 
 
 def test_exactly_one_head() -> None:

@@ -11,12 +11,12 @@ from flask import Flask
 from sqlalchemy.engine import Engine
 
 from tests import factories
-from tests.conftest import empty_database
 from tests.exports.cohort import Cohort, build_cohort
 from trialdb import migrate
 from trialdb.api import tokens
 from trialdb.config import Settings
 from trialdb.db import make_engine, make_session_factory, unit_of_work
+from trialdb.scratch import empty_database
 from trialdb.vocab import Role
 from trialdb.web.app import create_app
 

@@ -19,7 +19,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import PG_ADMIN_URL, empty_database
 from tests.reliability.population import (
     Population,
     audit_rows_for,
@@ -33,6 +32,7 @@ from tests.web.conftest import PASSWORD, csrf_token, sign_in
 from trialdb.config import Settings
 from trialdb.db import make_engine
 from trialdb.models import ViralLoadResult
+from trialdb.scratch import PG_ADMIN_URL, empty_database
 from trialdb.web import create_app
 
 MESSAGE_FR = "La base de données est occupée ou injoignable"

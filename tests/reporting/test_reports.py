@@ -21,13 +21,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from tests.conftest import empty_database
 from trialdb import migrate
 from trialdb.cli import main
 from trialdb.crf.definitions import load_forms
 from trialdb.db import make_engine, make_session_factory, unit_of_work
 from trialdb.models import AuditEvent, Participant, Site
 from trialdb.reporting import service
+from trialdb.scratch import empty_database
 from trialdb.services import snapshots
 from trialdb.services.actor import Actor
 from trialdb.vocab import ParticipantStatus, Role
