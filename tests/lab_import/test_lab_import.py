@@ -216,3 +216,22 @@ def test_future_dates_and_dates_before_birth_are_invalid(db, setting) -> None:
     run(db, setting["actor"], content, dry_run=True, rows=rows)
     assert [r.field for r in rows] == ["sampled_on", "sampled_on"]
     assert "futur" in rows[0].reason("fr") and "naissance" in rows[1].reason("fr")
+
+
+@pytest.mark.parametrize("reported_as, value", [
+    ("ND", None), ("5951", 5951.0), ("1,2E+04", 12000.0), ('"<62" \\ é\u2028\x07', 62.5),
+    ("non détecté", None), ("x", 1e-07), ("y", 123456789012.0), ("z", 0.1 + 0.2)])
+def test_created_changes_text_is_the_canonical_serialisation(reported_as: str, value: float | None) -> None:
+    changes: dict[str, list[object]] = {
+        "virus": [None, Virus.CMV], "specimen": [None, Specimen.WHOLE_BLOOD],
+        "sampled_on": [None, date(2026, 2, 3)], "assay_id": [None, 42],
+        "state": [None, ResultState.QUANTIFIED if value else ResultState.NOT_DETECTED],
+        "unit": [None, LoadUnit.COPIES_PER_ML], "reported_as": [None, reported_as],
+        "is_complete": [None, True]}
+    if value is not None:
+        changes["value"] = [None, value]
+    text = lab_import.created_changes(
+        Virus.CMV, Specimen.WHOLE_BLOOD, date(2026, 2, 3), 42,
+        ResultState.QUANTIFIED if value else ResultState.NOT_DETECTED, LoadUnit.COPIES_PER_ML,
+        reported_as, value)
+    assert text == audit.canonical_json(changes)
