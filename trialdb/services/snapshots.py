@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
@@ -90,15 +90,30 @@ def latest(session: Session) -> DataSnapshot | None:
     return session.scalar(select(DataSnapshot).order_by(DataSnapshot.id.desc()).limit(1))
 
 
-def _typed(table: Table, columns: list[str], row: list[Any]) -> dict[str, Any]:
-    values = dict(zip(columns, row, strict=True))
-    for column in table.columns:
-        value = values.get(column.name)
-        if isinstance(value, str) and isinstance(column.type, DateTime):
-            values[column.name] = datetime.fromisoformat(value)
-        elif isinstance(value, str) and isinstance(column.type, Date):
-            values[column.name] = date.fromisoformat(value)
-    return values
+def _typed_rows(table: Table, columns: list[str], rows: list[list[Any]]) -> list[dict[str, Any]]:
+    """The rows as dicts, dates and times read back from their ISO text.
+
+    Which positions hold a date or a time is worked out once per table, not
+    once per row and column: reopening costs one pass over the values.
+    """
+    parsers: list[tuple[int, Callable[[str], Any]]] = []
+    for index, name in enumerate(columns):
+        column = table.columns.get(name)
+        if column is None:
+            continue
+        if isinstance(column.type, DateTime):
+            parsers.append((index, datetime.fromisoformat))
+        elif isinstance(column.type, Date):
+            parsers.append((index, date.fromisoformat))
+    typed = []
+    for row in rows:
+        values = list(row)
+        for index, parse in parsers:
+            value = values[index]
+            if isinstance(value, str):
+                values[index] = parse(value)
+        typed.append(dict(zip(columns, values, strict=True)))
+    return typed
 
 
 @contextmanager
@@ -120,9 +135,7 @@ def open_snapshot(session: Session, snapshot_id: int) -> Iterator[Session]:
                 data = content["tables"].get(table.name)
                 if data and data["rows"]:
                     connection.execute(
-                        insert(table),
-                        [_typed(table, data["columns"], row) for row in data["rows"]],
-                    )
+                        insert(table), _typed_rows(table, data["columns"], data["rows"]))
         with make_session_factory(engine, write=False)() as frozen:
             yield frozen
     finally:
