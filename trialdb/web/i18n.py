@@ -232,6 +232,42 @@ _TEXT: dict[str, tuple[str, str]] = {
     "to_day": ("Au", "To"),
     "bad_dates": ("Dates invalides.", "Invalid dates."),
     "review_done": ("Enregistré.", "Done."),
+    # assays (administrators and data managers)
+    "assays": ("Techniques de PCR", "PCR assays"),
+    "new_assay": ("Nouvelle technique", "New assay"),
+    "assays_intro": ("Chaque résultat de charge virale nomme sa technique : seuils (LD, LQ) "
+                     "dans l'unité de la technique ; pour le CMV, le facteur copies par UI "
+                     "propre à la technique (jamais de constante).",
+                     "Every viral-load result names its assay: limits (LoD, LLOQ) in the "
+                     "assay's unit; for CMV, the assay's own copies-per-IU factor (never a "
+                     "constant)."),
+    "no_assay_yet": ("Aucune technique déclarée.", "No assay declared yet."),
+    "assay_name": ("Nom de la technique", "Assay name"),
+    "assay_name_help": ("Tel qu'imprimé par le laboratoire, par exemple « Abbott RealTime CMV "
+                        "(plasma) ».", "As the laboratory prints it, e.g. 'Abbott RealTime CMV "
+                        "(plasma)'."),
+    "assay_unit_help": ("TTV, redondovirus et pegivirus : copies/mL (pas de standard "
+                        "international).", "TTV, redondovirus and pegivirus: copies/mL (no "
+                        "international standard)."),
+    "in_assay_unit": ("Dans l'unité de la technique ; facultatif.",
+                      "In the assay's unit; optional."),
+    "limit_of_detection": ("Limite de détection (LD)", "Limit of detection (LoD)"),
+    "lloq": ("Limite inférieure de quantification (LQ)",
+             "Lower limit of quantification (LLOQ)"),
+    "copies_per_iu": ("Facteur copies par UI", "Copies per IU factor"),
+    "copies_per_iu_help": ("CMV seulement : 1 UI = ce nombre de copies pour cette technique "
+                           "(publiés : environ 0,4 à 2,2). Laisser vide s'il est inconnu.",
+                           "CMV only: 1 IU = this many copies for this assay (published: "
+                           "about 0.4 to 2.2). Leave empty when unknown."),
+    "assay_reason_help": ("Obligatoire : des résultats utilisent cette technique.",
+                          "Required: results use this assay."),
+    "results_using": ("Résultats", "Results"),
+    "assay_in_use": ("{n} résultat(s) utilisent cette technique : virus, prélèvement et unité "
+                     "ne peuvent plus changer, et toute modification demande un motif.",
+                     "{n} result(s) use this assay: virus, specimen and unit can no longer "
+                     "change, and any change needs a reason."),
+    "assay_created": ("Technique créée.", "Assay created."),
+    "assay_saved": ("Technique enregistrée.", "Assay saved."),
 }
 
 
