@@ -60,3 +60,17 @@ def test_upload_page_dry_run_then_commit(api_world: ApiWorld) -> None:
         assert session.scalar(select(func.count(ViralLoadResult.id))) == before + 2
         batch = session.scalar(select(LabImportBatch).where(LabImportBatch.file_sha256 == sha))
         assert batch is not None and batch.rows_new == 2
+
+
+def test_navigation_links_follow_the_roles(api_world: ApiWorld) -> None:
+    """The bar links the Exports page for exporters and the upload page for importers."""
+    seen: dict[str, str] = {}
+    for role in ("statistician", "coordinator"):
+        with api_world.app.test_client() as client:
+            sign_in(client, api_world.emails[role])
+            page = client.get("/")
+            assert page.status_code == 200
+            text = page.get_data(as_text=True)
+            seen[role] = text.split('<nav class="mainnav">', 1)[1].split("</nav>", 1)[0]
+    assert 'href="/exports"' in seen["statistician"] and 'href="/labs/import"' not in seen["statistician"]
+    assert 'href="/labs/import"' in seen["coordinator"] and 'href="/exports"' not in seen["coordinator"]

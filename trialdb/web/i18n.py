@@ -232,6 +232,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "to_day": ("Au", "To"),
     "bad_dates": ("Dates invalides.", "Invalid dates."),
     "review_done": ("Enregistré.", "Done."),
+    # navigation: laboratory upload (importer roles), exports (statisticians, data managers)
+    "lab_upload": ("Import laboratoire", "Lab import"),
+    "exports": ("Exports", "Exports"),
     # assays (administrators and data managers)
     "assays": ("Techniques de PCR", "PCR assays"),
     "new_assay": ("Nouvelle technique", "New assay"),
