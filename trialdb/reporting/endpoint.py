@@ -211,7 +211,7 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
         f"<b>{percent_ci(d90.estimate, d90.lower, d90.upper)}</b> (95% CI), "
         f"{d90.events} reactivations among {d90.n} participants.",
         f"Incidence cumulée de la réactivation du CMV à J{horizon} : "
-        f"<b>{percent_ci(d90.estimate, d90.lower, d90.upper)}</b> (IC 95 %), "
+        f"<b>{percent_ci(d90.estimate, d90.lower, d90.upper, 'à')}</b> (IC 95 %), "
         f"{d90.events} réactivations parmi {d90.n} participants.")
     status_rows = [[ctx.t("CMV reactivation", "Réactivation du CMV"),
                     n_percent(d90.events, d90.n)]]
@@ -223,12 +223,13 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
     prevalent = len(endpoint.prevalent)
     exclusions = endpoint.dataset.exclusion_counts()
     table_times = [int(d) for d in definition.params.get("table_days", [14, 28, 60, 90])]
+    to = ctx.t("to", "à")
     ci_rows = []
     for cause, name in [(STATUS_REACTIVATION, reactivation_label)] + [
             (code, _status_name(ctx, code)) for code, n in competing.items() if n]:
         frame = cumulative_incidence(data["time"].to_numpy(), data["status"].to_numpy(),
                                      event_of_interest=cause, times=table_times)
-        ci_rows.append([name, *[percent_ci(float(e), float(lo), float(hi)) for e, lo, hi in
+        ci_rows.append([name, *[percent_ci(float(e), float(lo), float(hi), to) for e, lo, hi in
                                 frame[["estimate", "lower", "upper"]].to_numpy()]])
     story: list[Flowable] = [
         title,
@@ -243,7 +244,7 @@ def primary_endpoint(ctx: ReportContext, definition: SectionDefinition) -> list[
         data_table([ctx.t("Event", "Événement"),
                     *[ctx.t(f"Day {d}", f"J{d}") for d in table_times]], ci_rows,
                    widths=[38 * mm] + [(FRAME_WIDTH - 38 * mm) / len(table_times)] * len(table_times),
-                   font_size=7.4),
+                   font_size=7.0),
         p(ctx.t("Cumulative incidence (95% CI).", "Incidence cumulée (IC 95 %)."), "caption"),
         data_table([ctx.t("First event by day 90", "Premier événement à J90"),
                     ctx.t(f"Participants (n = {d90.n})", f"Participants (n = {d90.n})")],
@@ -310,7 +311,8 @@ def _subgroups(ctx: ReportContext, definition: SectionDefinition, data: pd.DataF
             estimate = day90_estimate(part, horizon)
             level_name = labels.get(level, level)
             rows.append([f"   {level_name}", str(estimate.n), str(estimate.events),
-                         percent_ci(estimate.estimate, estimate.lower, estimate.upper)])
+                         percent_ci(estimate.estimate, estimate.lower, estimate.upper,
+                                    ctx.t("to", "à"))])
             if variable.get("figure"):
                 curves.append(_curve(part, STATUS_REACTIVATION, level_name, colour))
                 at_risk.append(charts.AtRiskRow(level_name, colour, _at_risk(part, days)))
@@ -331,7 +333,7 @@ def _subgroups(ctx: ReportContext, definition: SectionDefinition, data: pd.DataF
         p(ctx.t("Subgroups", "Sous-groupes"), "h2"),
         data_table([ctx.t("Subgroup", "Sous-groupe"), "n", ctx.t("Events", "Événements"),
                     ctx.t(f"Day {horizon} (95% CI)", f"J{horizon} (IC 95 %)")], rows,
-                   widths=[FRAME_WIDTH * 0.46, FRAME_WIDTH * 0.1, FRAME_WIDTH * 0.12,
+                   widths=[FRAME_WIDTH * 0.44, FRAME_WIDTH * 0.09, FRAME_WIDTH * 0.15,
                            FRAME_WIDTH * 0.32], section_rows=section_rows),
         p(ctx.t("Cumulative incidence of CMV reactivation at the horizon by subgroup; Gray's test "
                 "compares the whole curves. Participants with the variable missing are left out "

@@ -37,8 +37,10 @@ def percent(value: float | None, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
-def percent_ci(estimate: float | None, lower: float | None, upper: float | None) -> str:
-    return f"{percent(estimate)} ({percent(lower)} to {percent(upper)})"
+def percent_ci(estimate: float | None, lower: float | None, upper: float | None,
+               to: str = "to") -> str:
+    """'25.9% (20.7% to 31.3%)'; `to` in the report's language ('à' in French)."""
+    return f"{percent(estimate)} ({percent(lower)} {to} {percent(upper)})"
 
 
 def number(value: float | None, digits: int = 1) -> str:
