@@ -18,7 +18,14 @@ from tests.exports.cohort import Cohort, build_cohort
 from trialdb.errors import Forbidden, InvalidInput
 from trialdb.exports import bundle
 from trialdb.exports.datasets import Dataset, build_all
-from trialdb.exports.formats import FormatLimitError, check_xpt, parse_formats, write_xpt
+from trialdb.exports.formats import (
+    FormatLimitError,
+    ascii_transliteration,
+    check_xpt,
+    parse_formats,
+    transliterated_for_xpt,
+    write_xpt,
+)
 from trialdb.exports.scanner import scan, scan_frame
 from trialdb.exports.variables import DATASETS, VIRAL_LOADS, DatasetSpec, V
 from trialdb.models import AuditEvent, ExportBundle
@@ -286,3 +293,51 @@ def test_signed_casebooks_export_with_odm_signatures(db, cohort, statistician, t
     assert '<SignatureRef SignatureOID="SD.reviewed_and_approved"/>' in text
     assert "<DateTimeStamp>2000-03-24T10:30:00</DateTimeStamp>" in text  # D0 + 83 days, on the anchor
     assert "Dr Who" not in text and "2026-06-01" not in text
+
+
+def test_xpt_transliteration_is_explicit_and_refuses_what_has_no_ascii_form(tmp_path) -> None:
+    assert ascii_transliteration("Non détecté") == "Non detecte"
+    assert ascii_transliteration("Négatif, œdème") == "Negatif, œdeme"  # no decomposition for œ
+    frame = pd.DataFrame({"study_number": ["A-0001", "A-0002"], "result_id": [1, 2],
+                          "reported_as": ["Non détecté", "<62"]})
+    spec = DatasetSpec("loads", "LOADS", "Loads", "Charges", (
+        V("study_number", "SUBJID", "str", "Study number", "N"), V("result_id", "RESID", "int", "Id", "Id"),
+        V("reported_as", "REPORTED", "str", "Printed", "Imprimé")))
+    original = Dataset(spec, frame)
+    copy, changed = transliterated_for_xpt(original)
+    assert changed == 1 and list(copy.frame["reported_as"]) == ["Non detecte", "<62"]
+    assert list(frame["reported_as"]) == ["Non détecté", "<62"]  # the dataset itself is untouched
+    check_xpt(copy)
+    back, _meta = pyreadstat.read_xport(str(write_xpt(copy, tmp_path)[0]))
+    assert list(back["REPORTED"]) == ["Non detecte", "<62"]
+    assert transliterated_for_xpt(Dataset(spec, frame.iloc[1:]))[1] == 0
+    frame.loc[1, "reported_as"] = "2 µg"  # the micro sign decomposes to a Greek letter
+    with pytest.raises(FormatLimitError) as caught:
+        transliterated_for_xpt(Dataset(spec, frame))
+    assert "no ASCII transliteration" in caught.value.message("en") and "2 µg" in caught.value.message("en")
+    assert "sans translittération ASCII" in caught.value.message("fr")
+
+
+def test_xpt_export_refuses_accents_unless_transliteration_is_asked_and_recorded(
+        db, cohort, statistician, tmp_path) -> None:
+    with pytest.raises(FormatLimitError) as caught:
+        bundle.run_export(db, statistician, tmp_path / "refused", ["csv", "xpt"])
+    assert "non-ASCII" in caught.value.message("en") and "Non détecté" in caught.value.message("en")
+    assert not (tmp_path / "refused").exists() or not any((tmp_path / "refused").iterdir())
+    with pytest.raises(InvalidInput):
+        bundle.run_export(db, statistician, tmp_path, ["xpt"], xpt_ascii="ascii please")
+    result = bundle.run_export(db, statistician, tmp_path, ["csv", "xpt"], xpt_ascii="transliterate")
+    recorded = result.manifest["xpt_ascii"]
+    assert recorded["mode"] == "transliterate" and "NFKD" in recorded["method"]
+    assert recorded["values_transliterated"]["viral_loads"] >= 1
+    assert json.loads((result.directory / "manifest.json").read_text())["xpt_ascii"] == recorded
+    loads, _meta = pyreadstat.read_xport(str(result.directory / "xpt" / f"{VIRAL_LOADS.short.lower()}.xpt"))
+    short = next(v.short for v in VIRAL_LOADS.columns() if v.name == "reported_as")
+    printed = set(loads[short].dropna())
+    assert "Non detecte" in printed and "Non détecté" not in printed
+    assert "Non détecté" in set(pd.read_csv(result.directory / "csv" / "viral_loads.csv")["reported_as"])
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "export",
+                                               AuditEvent.entity_id == result.bundle_id))
+    assert event is not None and event.changes["xpt_ascii"] == [None, "transliterate"]
+    plain = bundle.run_export(db, statistician, tmp_path, ["csv"])
+    assert "xpt_ascii" not in plain.manifest

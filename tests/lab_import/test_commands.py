@@ -69,6 +69,13 @@ def test_export_and_api_token_commands(database, tmp_path: Path) -> None:
     assert manifest["formats"] == ["csv", "parquet"] and manifest["created_by"].startswith("User")
     wrong = runner.invoke(main, ["export", "--out", str(tmp_path / "out"), "--format", "pdf"], env=env)
     assert wrong.exit_code == 2 and "Unknown export format" in wrong.output
+    refused = runner.invoke(main, ["export", "--out", str(tmp_path / "xpt"), "--format", "xpt"], env=env)
+    assert refused.exit_code == 2 and "non-ASCII" in refused.output
+    xpt = runner.invoke(main, ["export", "--out", str(tmp_path / "xpt"), "--format", "xpt",
+                               "--xpt-ascii", "transliterate"], env=env)
+    assert xpt.exit_code == 0, xpt.output
+    manifest = json.loads((next((tmp_path / "xpt").iterdir()) / "manifest.json").read_text())
+    assert manifest["xpt_ascii"]["mode"] == "transliterate"
     created = runner.invoke(main, ["api-token", "create", "--email", "stat@example.org",
                                    "--label", "R scripts"], env=env)
     assert created.exit_code == 0 and "tdb_" in created.output

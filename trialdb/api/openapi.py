@@ -106,6 +106,9 @@ SCHEMAS: Final[dict[str, Any]] = {
                         "items": {"type": "string", "enum": list(FORMATS)}},
             "snapshot_id": {"type": "integer", "nullable": True,
                             "description": "Snapshot to export (default: freeze the data now)"},
+            "xpt_ascii": {"type": "string", "enum": ["refuse", "transliterate"], "default": "refuse",
+                          "description": "Non-ASCII text in xpt files: refuse the export, or "
+                                         "transliterate it (NFKD, accents removed; in the manifest)"},
         },
     },
     "Export": {

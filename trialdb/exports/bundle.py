@@ -75,10 +75,17 @@ def steps_for(formats: list[str]) -> int:
 
 def run_export(session: Session, actor: Actor, out: Path, formats: list[str], *,
                snapshot_id: int | None = None, settings: EndpointSettings | None = None,
-               progress: Progress | None = None) -> ExportResult:
-    """Export the study's data (a new snapshot unless `snapshot_id` names one) into `out`."""
+               progress: Progress | None = None, xpt_ascii: str = "refuse") -> ExportResult:
+    """Export the study's data (a new snapshot unless `snapshot_id` names one) into `out`.
+
+    `xpt_ascii`: "refuse" (default) fails an xpt export on non-ASCII text;
+    "transliterate" writes the xpt files with such text transliterated
+    (`formats.ascii_transliteration`), the other formats unchanged, and says
+    so in the manifest.
+    """
     require_exporter(actor)
     formats = fmt.parse_formats(",".join(formats))
+    xpt_ascii = fmt.parse_xpt_ascii(xpt_ascii)
     settings = settings or load_endpoint_settings()
     snapshot: DataSnapshot = (snapshots.get(session, snapshot_id) if snapshot_id is not None
                               else snapshots.freeze(session, actor, "export"))
@@ -98,9 +105,18 @@ def run_export(session: Session, actor: Actor, out: Path, formats: list[str], *,
         with snapshots.open_snapshot(session, snapshot.id) as frozen:
             datasets = build_all(frozen, settings, site_ids=site_ids, step=step)
             scan(datasets)
+            by_format = dict.fromkeys(formats, datasets)
+            transliterated: dict[str, int] = {}
+            if "xpt" in formats and xpt_ascii == "transliterate":
+                by_format["xpt"] = []
+                for dataset in datasets:
+                    copy, changed = fmt.transliterated_for_xpt(dataset)
+                    by_format["xpt"].append(copy)
+                    if changed:
+                        transliterated[dataset.spec.name] = changed
             for name in formats:
                 check = fmt.CHECKS.get(name)
-                for dataset in datasets if check else []:
+                for dataset in by_format[name] if check else []:
                     check(dataset)  # type: ignore[misc]
             directory.mkdir(parents=True)
             files.append(fmt.write_codebook([d.spec for d in datasets], directory))
@@ -113,7 +129,7 @@ def run_export(session: Session, actor: Actor, out: Path, formats: list[str], *,
                     files.append(write_odm(frozen, folder / "study.odm.xml", snapshot=snapshot,
                                            site_ids=site_ids, software=software_version()))
                 else:
-                    for dataset in datasets:
+                    for dataset in by_format[name]:
                         files.extend(fmt.WRITERS[name](dataset, folder))
                 step(name)
             for dataset in datasets:
@@ -129,6 +145,9 @@ def run_export(session: Session, actor: Actor, out: Path, formats: list[str], *,
                          "schema_revision": snapshot.schema_revision},
             "endpoint_settings": {"hash": settings.settings_hash, "settings": settings.as_json_dict()},
             "formats": formats,
+            **({"xpt_ascii": {"mode": xpt_ascii, **(
+                {"method": fmt.XPT_TRANSLITERATION, "values_transliterated": transliterated}
+                if xpt_ascii == "transliterate" else {})}} if "xpt" in formats else {}),
             "sites": "all" if site_ids is None else sorted(site_ids),
             "datasets": rows,
             "notes": notes,
@@ -150,6 +169,7 @@ def run_export(session: Session, actor: Actor, out: Path, formats: list[str], *,
         action="export", entity="export_bundle", entity_id=bundle.id,
         changes={"snapshot_id": [None, snapshot.id], "content_hash": [None, snapshot.content_hash],
                  "formats": [None, formats], "manifest_sha256": [None, bundle.manifest_sha256],
+                 **({"xpt_ascii": [None, xpt_ascii]} if "xpt" in formats else {}),
                  "settings_hash": [None, settings.settings_hash], "rows": [None, rows]},
         reason="analysis datasets export",
     ))

@@ -170,12 +170,17 @@ def lab_mapping_list() -> None:
               help="Folder in which the bundle's folder is created.")
 @click.option("--format", "formats", default="csv,parquet,dta,sav,odm", show_default=True,
               help="Comma-separated formats among csv, parquet, xpt, dta, sav, odm "
-                   "(xpt refuses non-ASCII text).")
+                   "(xpt refuses non-ASCII text unless --xpt-ascii transliterate).")
+@click.option("--xpt-ascii", type=click.Choice(["refuse", "transliterate"]), default="refuse",
+              show_default=True,
+              help="Non-ASCII text in xpt files: refuse the export, or transliterate it "
+                   "(Unicode NFKD, accents removed: 'Non détecté' -> 'Non detecte'; recorded in the "
+                   "manifest; text with no ASCII equivalent is still refused). Other formats keep the text.")
 @click.option("--snapshot", "snapshot_id", type=int,
               help="Export this snapshot (default: freeze the data now).")
 @click.option("--as", "as_email", help="Act as this account (statistician or data manager).")
 @_errors
-def export(out: Path, formats: str, snapshot_id: int | None, as_email: str | None) -> None:
+def export(out: Path, formats: str, xpt_ascii: str, snapshot_id: int | None, as_email: str | None) -> None:
     """Export the pseudonymised analysis datasets as one bundle with its manifest."""
     from trialdb.exports import bundle
     from trialdb.exports.formats import parse_formats
@@ -190,7 +195,7 @@ def export(out: Path, formats: str, snapshot_id: int | None, as_email: str | Non
         with unit_of_work(_factory()) as session:
             actor = acting_user(session, as_email, "export")
             result = bundle.run_export(session, actor, out, chosen, snapshot_id=snapshot_id,
-                                       progress=progress)
+                                       progress=progress, xpt_ascii=xpt_ascii)
     rows = ", ".join(f"{name} {count}" for name, count in result.manifest["datasets"].items())
     click.echo(f"export {result.bundle_id}: {result.directory}")
     click.echo(f"snapshot {result.snapshot_id} ({result.manifest['snapshot']['content_hash']}), "

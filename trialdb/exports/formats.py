@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -30,6 +31,10 @@ FORMATS: Final = ("csv", "parquet", "xpt", "dta", "sav", "odm")
 XPT_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,7}")
 XPT_LABEL_MAX: Final = 40
 XPT_VALUE_MAX_BYTES: Final = 200
+#: What an xpt export does with non-ASCII text: refuse it (the default), or, when
+#: asked explicitly, transliterate it (see `ascii_transliteration`).
+XPT_ASCII_MODES: Final = ("refuse", "transliterate")
+XPT_TRANSLITERATION: Final = "Unicode NFKD decomposition, combining marks removed"
 STATA_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 STATA_LABEL_MAX: Final = 80
 STATA_STR_MAX_BYTES: Final = 2045
@@ -147,6 +152,49 @@ def check_xpt(dataset: Dataset) -> None:
                          f"({XPT_VALUE_MAX_BYTES} au plus)")
 
 
+def ascii_transliteration(text: str) -> str:
+    """`text` decomposed (Unicode NFKD) without its combining marks: 'Non détecté' -> 'Non detecte'.
+
+    Characters without such a decomposition ('µ', 'œ', '€') stay as they are,
+    so the result may still not be ASCII.
+    """
+    if text.isascii():
+        return text
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def transliterated_for_xpt(dataset: Dataset) -> tuple[Dataset, int]:
+    """A copy of `dataset` whose non-ASCII text values are transliterated; how many changed.
+
+    Only for an export that asked for it (``--xpt-ascii transliterate``): the
+    other formats keep the text as recorded. A value with no ASCII equivalent
+    fails with a message naming it; nothing is dropped or replaced by '?'.
+    """
+    spec, frame = dataset.spec, dataset.frame
+    copy: pd.DataFrame | None = None
+    changed = 0
+    for column in _string_columns(frame):
+        values = frame[column]
+        foreign = values.map(lambda v: isinstance(v, str) and not v.isascii()).astype(bool)
+        if not foreign.any():
+            continue
+        replaced = values[foreign].map(ascii_transliteration)
+        left = replaced[~replaced.map(str.isascii)]
+        if len(left):
+            raise _limit("SAS transport (xpt)", spec.name,
+                         f"column {column} holds text with no ASCII transliteration ({left.iloc[0]!r}, "
+                         f"from {values[left.index[0]]!r})",
+                         f"la colonne {column} contient du texte sans translittération ASCII "
+                         f"({left.iloc[0]!r}, depuis {values[left.index[0]]!r})")
+        if copy is None:
+            copy = frame.copy()
+        copy.loc[foreign, column] = replaced
+        changed += len(replaced)
+    if copy is None:
+        return dataset, 0
+    return Dataset(spec, copy, list(dataset.notes)), changed
+
+
 def _for_readstat(frame: pd.DataFrame) -> pd.DataFrame:
     """Nullable integers become float64 (readstat's numeric), text stays object."""
     out = frame.copy()
@@ -217,6 +265,15 @@ WRITERS: Final[dict[str, Callable[[Dataset, Path], list[Path]]]] = {
 CHECKS: Final[dict[str, Callable[[Dataset], None]]] = {
     "xpt": check_xpt, "dta": check_stata, "sav": check_spss,
 }
+
+
+def parse_xpt_ascii(mode: str) -> str:
+    if mode not in XPT_ASCII_MODES:
+        raise InvalidInput(f"Unknown handling of non-ASCII text for xpt: {mode!r} "
+                           f"(choose {' or '.join(XPT_ASCII_MODES)}).",
+                           f"Traitement inconnu du texte non ASCII pour xpt : {mode!r} "
+                           "(choisissez refuse ou transliterate).", field="xpt_ascii")
+    return mode
 
 
 def parse_formats(text: str) -> list[str]:

@@ -31,7 +31,9 @@ def page() -> str | Response:
         formats = [f for f in request.form.getlist("formats") if f in FORMATS] or ["csv"]
         raw = request.form.get("snapshot_id", "").strip()
         snapshot_id = int(raw) if raw.isdigit() else None
-        result = bundle.run_export(db(), actor(), _export_dir(), formats, snapshot_id=snapshot_id)
+        xpt_ascii = "transliterate" if request.form.get("xpt_ascii") == "transliterate" else "refuse"
+        result = bundle.run_export(db(), actor(), _export_dir(), formats, snapshot_id=snapshot_id,
+                                   xpt_ascii=xpt_ascii)
         commit()
         flash("saved")
         return redirect(url_for("exports_page.page", done=result.bundle_id))
