@@ -254,7 +254,8 @@ def start_export() -> tuple[Response, int]:
     actor = _actor()
     bundle.require_exporter(actor)
     with unit_of_work(_state().write_factory) as session:
-        result = bundle.run_export(session, actor, _export_dir(), body["formats"], snapshot_id=snapshot_id)
+        result = bundle.run_export(session, actor, _export_dir(), body["formats"], snapshot_id=snapshot_id,
+                                   xpt_ascii=body.get("xpt_ascii", "refuse"))
         row = session.get(ExportBundle, result.bundle_id)
         assert row is not None
         answer = _export_json(row, result.manifest)
