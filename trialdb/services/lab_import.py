@@ -744,6 +744,8 @@ _SQLITE_INSERT: Final = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 0, ?, ?)")
 
 _json_text = json.encoder.encode_basestring  # the encoder audit.canonical_json uses (ensure_ascii off)
+#: Each enumeration member as a JSON string, encoded once.
+_JSON_TEXT: Final[Mapping[StrEnum, str]] = {member: _json_text(text) for member, text in _PLAIN_TEXT.items()}
 
 
 def created_changes(virus: Virus, specimen: Specimen, sampled_on: date, assay_id: int,
@@ -752,14 +754,14 @@ def created_changes(virus: Virus, specimen: Specimen, sampled_on: date, assay_id
 
     Written out directly, keys in sorted order (a test holds it equal to
     canonical_json): serialising 100,000 dicts is a large share of an import.
-    The JSON string encoder takes a StrEnum member as its text.
     """
     shown = "" if value is None else f',"value":[null,{float.__repr__(value)}]'
+    code = _JSON_TEXT
     return (f'{{"assay_id":[null,{int.__repr__(assay_id)}],"is_complete":[null,true],'
             f'"reported_as":[null,{_json_text(reported_as)}],'
             f'"sampled_on":[null,"{sampled_on.isoformat()}"],'
-            f'"specimen":[null,{_json_text(specimen)}],"state":[null,{_json_text(state)}],'
-            f'"unit":[null,{_json_text(unit)}]{shown},"virus":[null,{_json_text(virus)}]}}')
+            f'"specimen":[null,{code[specimen]}],"state":[null,{code[state]}],'
+            f'"unit":[null,{code[unit]}]{shown},"virus":[null,{code[virus]}]}}')
 
 
 def import_lab_file(session: Session, actor: Actor, stream: IO[bytes], *, file_name: str,
