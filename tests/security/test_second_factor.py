@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.attributes import set_committed_value
 
 from tests import factories
 from tests.web.conftest import PASSWORD, World, csrf_token, post, sign_in
-from trialdb.db import make_session_factory, unit_of_work
+from trialdb.db import make_session_factory, unit_of_work, utcnow
 from trialdb.errors import Forbidden
 from trialdb.models import AuditEvent, Site, User
 from trialdb.security import second_factor, totp
@@ -36,11 +39,15 @@ def _password_step(client: FlaskClient, email: str, next_page: str = "") -> str:
 
 
 def _enrolled(engine: Engine, user_id: int) -> str:
+    """Enrol a second factor a time step ago: the enrolment's code is spent, the
+    current one is not."""
     secret = totp.new_secret()
+    earlier = utcnow() - timedelta(seconds=30)
     with unit_of_work(make_session_factory(engine)) as session:
         user = session.get(User, user_id)
         assert user is not None
-        assert second_factor.enrol(session, user, secret, totp.current_code(secret))
+        assert second_factor.enrol(session, user, secret, totp.current_code(secret, earlier),
+                                   now=earlier)
     return secret
 
 
@@ -199,3 +206,150 @@ def test_admin_resets_a_lost_second_factor(engine: Engine, world: World) -> None
             second_factor.reset(session, Actor.of(coordinator), world.coordinator_a.id, "lost")
         second_factor.reset(session, Actor.of(admin), world.coordinator_a.id, "phone lost")
     assert _user(engine, world.coordinator_a.id).totp_secret is None
+
+
+def _code_check(engine: Engine, user_id: int, code: str,
+                now: datetime | None = None) -> second_factor.CodeCheck:
+    with unit_of_work(make_session_factory(engine)) as session:
+        user = session.get(User, user_id)
+        assert user is not None
+        return second_factor.verify_code(session, user, code, now)
+
+
+def test_a_code_is_accepted_once(world: World, engine: Engine) -> None:
+    secret = _enrolled(engine, world.coordinator_a.id)
+    now = utcnow()
+    step = pyotp.TOTP(secret).timecode(now)
+
+    def code(offset: int) -> str:
+        return totp.current_code(secret, now + timedelta(seconds=30 * offset))
+
+    accepted, reused = second_factor.CodeCheck.ACCEPTED, second_factor.CodeCheck.REUSED
+    assert _code_check(engine, world.coordinator_a.id, code(0), now) is accepted
+    assert _user(engine, world.coordinator_a.id).totp_last_step == step
+    assert _code_check(engine, world.coordinator_a.id, code(0), now) is reused
+    # the code before, still inside the drift window, is older than the one used
+    if code(-1) != code(0):
+        assert _code_check(engine, world.coordinator_a.id, code(-1), now) is reused
+    # the next step's code (clock drift) is newer: accepted, then spent as well
+    assert _code_check(engine, world.coordinator_a.id, code(1), now) is accepted
+    assert _user(engine, world.coordinator_a.id).totp_last_step == step + 1
+    if code(0) != code(1):
+        assert _code_check(engine, world.coordinator_a.id, code(0), now) is reused
+    wrong = next(c for c in ("000000", "111111", "222222") if c not in {code(-1), code(0),
+                                                                          code(1)})
+    assert _code_check(engine, world.coordinator_a.id, wrong, now) is second_factor.CodeCheck.WRONG
+    user = _user(engine, world.coordinator_a.id)
+    assert user.failed_logins >= 2  # reuses count towards the lock-out like wrong codes
+    with make_session_factory(engine, write=False)() as session:
+        reasons = list(session.scalars(select(AuditEvent.reason).where(
+            AuditEvent.entity_id == world.coordinator_a.id, AuditEvent.entity == "user")))
+    assert "second-factor code already used" in reasons
+
+
+def test_the_enrolment_code_cannot_sign_in(world: World, engine: Engine) -> None:
+    secret = totp.new_secret()
+    now = utcnow()
+    with unit_of_work(make_session_factory(engine)) as session:
+        user = session.get(User, world.coordinator_a.id)
+        assert user is not None
+        assert second_factor.enrol(session, user, secret, totp.current_code(secret, now), now)
+    outcome = _code_check(engine, world.coordinator_a.id, totp.current_code(secret, now), now)
+    assert outcome is second_factor.CodeCheck.REUSED
+
+
+def test_two_requests_racing_with_one_code_let_one_in(world: World, engine: Engine) -> None:
+    """The second of two requests with one code read the account before the
+    first recorded the step (on PostgreSQL they can overlap; SQLite serialises
+    writers, so the stale read is set up by hand): the conditional update lets
+    only the first through."""
+    secret = _enrolled(engine, world.coordinator_a.id)
+    now = utcnow()
+    code = totp.current_code(secret, now)
+    factory = make_session_factory(engine)
+    with factory() as first:
+        user = first.get(User, world.coordinator_a.id)
+        assert user is not None
+        stale_step = user.totp_last_step
+        assert second_factor.verify_code(first, user, code, now) is second_factor.CodeCheck.ACCEPTED
+        first.commit()
+    with factory() as second:
+        user = second.get(User, world.coordinator_a.id)
+        assert user is not None and user.totp_last_step != stale_step
+        set_committed_value(user, "totp_last_step", stale_step)  # as read before the commit
+        assert second_factor.verify_code(second, user, code, now) is second_factor.CodeCheck.REUSED
+        second.commit()
+
+
+def test_replaying_a_code_at_sign_in_is_refused(app: Flask, world: World,
+                                                engine: Engine) -> None:
+    secret = _enrolled(engine, world.coordinator_a.id)
+    client = app.test_client()
+    _password_step(client, world.coordinator_a.email)
+    code = totp.current_code(secret)
+    assert post(client, SECOND_STEP, {"code": code}).status_code == 302
+    assert client.get("/").status_code == 200
+    post(client, "/logout", {}, token_page="/")
+    # someone who saw the code (over the shoulder, a recording) tries it at once
+    other = app.test_client()
+    _password_step(other, world.coordinator_a.email)
+    response = post(other, SECOND_STEP, {"code": code})
+    assert response.status_code == 401 and "déjà servi" in response.get_data(as_text=True)
+    assert other.get("/").status_code == 302
+
+
+def _signed_in_with_code(app: Flask, engine: Engine, user: User) -> FlaskClient:
+    """A client fully signed in as `user`, who gets a second factor for it (an
+    earlier test's site policy may require one of a study-wide account)."""
+    secret = _enrolled(engine, user.id)
+    client = app.test_client()
+    assert _password_step(client, user.email).endswith(SECOND_STEP)
+    assert post(client, SECOND_STEP, {"code": totp.current_code(secret)}).status_code == 302
+    assert client.get("/").status_code == 200
+    return client
+
+
+def test_admin_page_resets_a_second_factor(app: Flask, world: World, engine: Engine) -> None:
+    secret = _enrolled(engine, world.coordinator_a.id)
+    victim = app.test_client()
+    _password_step(victim, world.coordinator_a.email)
+    assert post(victim, SECOND_STEP, {"code": totp.current_code(secret)}).status_code == 302
+    assert victim.get("/").status_code == 200
+    admin = _signed_in_with_code(app, engine, world.admin)  # study-wide: a policy may bind
+    edit = admin.get(f"/admin/users/{world.coordinator_a.id}").get_data(as_text=True)
+    page_url = f"/admin/users/{world.coordinator_a.id}/second-factor"
+    assert page_url in edit
+    page = admin.get(page_url)
+    assert page.status_code == 200 and 'name="reason"' in page.get_data(as_text=True)
+    response = post(admin, page_url, {"reason": "   "})
+    assert response.status_code == 422 and "Indiquez un motif" in response.get_data(as_text=True)
+    assert _user(engine, world.coordinator_a.id).totp_secret is not None
+    response = post(admin, page_url, {"reason": "x" * 1001})
+    assert response.status_code == 422
+    assert _user(engine, world.coordinator_a.id).totp_secret is not None
+    response = post(admin, page_url, {"reason": "phone lost, identity checked by phone call"})
+    assert response.status_code == 302
+    user = _user(engine, world.coordinator_a.id)
+    assert user.totp_secret is None and user.totp_last_step is None
+    with make_session_factory(engine, write=False)() as session:
+        event = session.scalars(select(AuditEvent).where(
+            AuditEvent.entity == "user", AuditEvent.entity_id == world.coordinator_a.id,
+            AuditEvent.action == "permission").order_by(AuditEvent.id.desc())).first()
+    assert event is not None and event.user_id == world.admin.id
+    assert event.reason == "phone lost, identity checked by phone call"
+    assert event.changes == {"second_factor": [True, False]}
+    assert victim.get("/").status_code == 302  # their sessions ended
+    assert admin.get("/").status_code == 200
+    # nothing left to reset: said so, nothing written
+    assert "Aucun second facteur" in admin.get(page_url).get_data(as_text=True)
+    assert post(admin, page_url, {"reason": "again"}).status_code == 409
+
+
+def test_only_admins_reset_second_factors(app: Flask, world: World, engine: Engine) -> None:
+    _enrolled(engine, world.coordinator_b.id)
+    client_a = app.test_client()
+    sign_in(client_a, world.coordinator_a.email)
+    page_url = f"/admin/users/{world.coordinator_b.id}/second-factor"
+    assert client_a.get(page_url).status_code == 403
+    assert post(client_a, page_url, {"reason": "lost"}, token_page="/").status_code == 403
+    assert _user(engine, world.coordinator_b.id).totp_secret is not None

@@ -70,6 +70,16 @@ class User(TimestampMixin, Base):
     totp_secret: Mapped[str | None] = mapped_column(
         String(64), comment="Base32 TOTP secret when a second factor is enrolled"
     )
+    totp_last_step: Mapped[int | None] = mapped_column(
+        Integer, comment="Time step (Unix time / 30 s) of the last TOTP code accepted: "
+                         "a code is accepted only for a later step (no replay)"
+    )
+    session_epoch: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0",
+        comment="Generation of the user's web sessions, carried in each session cookie: "
+                "raised at sign-out and on access or second-factor changes, which ends "
+                "every session signed in before",
+    )
 
     memberships: Mapped[list[SiteMembership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

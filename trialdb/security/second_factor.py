@@ -5,8 +5,10 @@ Like every service these take the session and never commit."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
 
-from sqlalchemy import exists, select
+from sqlalchemy import CursorResult, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialdb.db import utcnow
@@ -15,7 +17,7 @@ from trialdb.models import Site, SiteMembership, User
 from trialdb.security import totp
 from trialdb.services import audit
 from trialdb.services.actor import Actor
-from trialdb.services.staff import LOCK_MINUTES, MAX_FAILED_LOGINS
+from trialdb.services.staff import LOCK_MINUTES, MAX_FAILED_LOGINS, end_sessions
 from trialdb.vocab import Role
 
 SECOND_FACTOR_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
@@ -48,9 +50,25 @@ def locked_until(user: User, now: datetime | None = None) -> datetime | None:
     return until if until is not None and until > (now or utcnow()) else None
 
 
+class CodeCheck(StrEnum):
+    """What became of a second-factor code."""
+
+    ACCEPTED = "accepted"
+    WRONG = "wrong"
+    REUSED = "reused"  # right, but its time step was already used: a replay
+    LOCKED = "locked"
+
+
 def check_code(session: Session, user: User, code: str, now: datetime | None = None) -> bool:
-    """Check the code of an enrolled user. A wrong code counts as a failed
-    sign-in (audited, lock-out after MAX_FAILED_LOGINS)."""
+    """True when the code of an enrolled user is accepted (see `verify_code`)."""
+    return verify_code(session, user, code, now) is CodeCheck.ACCEPTED
+
+
+def verify_code(session: Session, user: User, code: str,
+                now: datetime | None = None) -> CodeCheck:
+    """Check the code of an enrolled user. A code is accepted once: its time
+    step must be later than the last one accepted. A wrong or reused code
+    counts as a failed sign-in (audited, lock-out after MAX_FAILED_LOGINS)."""
     now = now or utcnow()
     if user.totp_secret is None:
         raise InvalidInput("No second factor is enrolled.", "Aucun second facteur n'est enregistré.")
@@ -58,14 +76,32 @@ def check_code(session: Session, user: User, code: str, now: datetime | None = N
     if locked_until(user, now) is not None:
         audit.record(session, actor, audit.Entry(action="failed_login", entity="user",
                                                  entity_id=user.id, reason="account locked"))
-        return False
-    if totp.verify(user.totp_secret, code, at=now):
+        return CodeCheck.LOCKED
+    step = totp.matching_step(user.totp_secret, code, at=now, after=user.totp_last_step)
+    if step is not None and _claim_step(session, user, step):
         user.failed_logins = 0
         audit.record(session, actor, audit.Entry(action="second_factor", entity="user",
                                                  entity_id=user.id, reason="code accepted"))
-        return True
-    _count_failure(session, user, now, "wrong second-factor code")
-    return False
+        return CodeCheck.ACCEPTED
+    if totp.matching_step(user.totp_secret, code, at=now) is not None:
+        _count_failure(session, user, now, "second-factor code already used")
+        outcome = CodeCheck.REUSED
+    else:
+        _count_failure(session, user, now, "wrong second-factor code")
+        outcome = CodeCheck.WRONG
+    return CodeCheck.LOCKED if locked_until(user, now) is not None else outcome
+
+
+def _claim_step(session: Session, user: User, step: int) -> bool:
+    """Record `step` as the user's last accepted one, unless an equal or later
+    step was recorded meanwhile (two requests racing with the same code): one
+    conditional UPDATE, so only one of them wins, on SQLite and PostgreSQL."""
+    result = cast(CursorResult[Any], session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None),
+                                                   User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False)))
+    session.expire(user, ["totp_last_step"])
+    return result.rowcount == 1
 
 
 def _count_failure(session: Session, user: User, now: datetime, reason: str) -> None:
@@ -84,11 +120,13 @@ def enrol(session: Session, user: User, secret: str, code: str,
     now = now or utcnow()
     if locked_until(user, now) is not None:
         return False
-    if not totp.verify(secret, code, at=now):
+    step = totp.matching_step(secret, code, at=now)
+    if step is None:
         _count_failure(session, user, now, "wrong code while enrolling a second factor")
         return False
     had = user.totp_secret is not None
     user.totp_secret = secret
+    user.totp_last_step = step  # the code shown at enrolment cannot sign in as well
     user.failed_logins = 0
     audit.record(session, Actor.of(user), audit.Entry(
         action="permission", entity="user", entity_id=user.id,
@@ -99,7 +137,8 @@ def enrol(session: Session, user: User, secret: str, code: str,
 
 def reset(session: Session, actor: Actor, user_id: int, reason: str) -> User:
     """An administrator (or the operator at the command line) removes a lost
-    second factor; the user enrols again at the next sign-in."""
+    second factor; the user enrols again at the next sign-in, and every session
+    they had open ends (whoever holds the lost device may hold one too)."""
     if actor.role is not None and actor.role is not Role.ADMIN:
         raise Forbidden("Only administrators manage accounts.",
                         "Seuls les administrateurs gèrent les comptes.")
@@ -110,6 +149,8 @@ def reset(session: Session, actor: Actor, user_id: int, reason: str) -> User:
         raise NotFound("No such account.", "Compte introuvable.")
     if user.totp_secret is not None:
         user.totp_secret = None
+        user.totp_last_step = None
+        end_sessions(session, user)
         audit.record(session, actor, audit.Entry(
             action="permission", entity="user", entity_id=user.id,
             changes={"second_factor": [True, False]}, reason=reason.strip()))

@@ -3,6 +3,8 @@ one step of clock drift allowed either way."""
 
 from __future__ import annotations
 
+import hmac
+import time
 from datetime import datetime
 
 import pyotp
@@ -32,7 +34,22 @@ def normalise(code: str) -> str:
 
 def verify(secret: str, code: str, at: datetime | None = None) -> bool:
     """True when `code` is the secret's code now (or one step before or after)."""
+    return matching_step(secret, code, at) is not None
+
+
+def matching_step(secret: str, code: str, at: datetime | None = None,
+                  after: int | None = None) -> int | None:
+    """The time step (Unix time // 30 s) whose code `code` is, within the drift
+    window around `at` (default now), or None. Only steps later than `after`
+    count: the caller passes the last step it accepted, so a code is good once."""
     code = normalise(code)
     if len(code) != 6 or not code.isascii() or not code.isdigit():
-        return False
-    return bool(pyotp.TOTP(secret).verify(code, for_time=at, valid_window=DRIFT_STEPS))
+        return None
+    generator = pyotp.TOTP(secret)
+    now = generator.timecode(at if at is not None else time.time())
+    for step in range(now - DRIFT_STEPS, now + DRIFT_STEPS + 1):
+        if after is not None and step <= after:
+            continue
+        if hmac.compare_digest(code, generator.generate_otp(step)):
+            return step
+    return None

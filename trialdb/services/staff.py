@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from trialdb.db import utcnow
@@ -73,6 +73,26 @@ def sign_in(session: Session, email: str, password: str,
     return SignInResult(user)
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """Every web session the user signed in before now stops working at its next
+    request: their session generation (carried in each session cookie) goes up."""
+    session.execute(update(User).where(User.id == user.id)
+                    .values(session_epoch=User.session_epoch + 1)
+                    .execution_options(synchronize_session=False))
+    session.expire(user, ["session_epoch"])
+
+
+def sign_out(session: Session, user_id: int) -> None:
+    """Signing out ends every session of the user, not only this browser's: a
+    copy of the cookie taken before is refused from now on (audited)."""
+    user = session.get(User, user_id)
+    if user is None:
+        return
+    end_sessions(session, user)
+    audit.record(session, Actor.of(user), audit.Entry(action="logout", entity="user",
+                                                      entity_id=user.id))
+
+
 def _require_admin(actor: Actor) -> None:
     if actor.role is not Role.ADMIN:
         raise Forbidden("Only administrators manage accounts.",
@@ -116,6 +136,7 @@ def update_access(session: Session, actor: Actor, user_id: int, *, role: Role,
         user.all_sites = all_sites
     if changes:
         session.flush()
+        end_sessions(session, user)
         audit.record(session, actor, audit.Entry(action="permission", entity="user",
                                                  entity_id=user.id, changes=dict(changes)))
     return user
@@ -134,6 +155,7 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> Us
             user.failed_logins = 0
             user.locked_until = None
         session.flush()
+        end_sessions(session, user)
         audit.record(session, actor, audit.Entry(
             action="permission", entity="user", entity_id=user.id,
             changes={"is_active": [not active, active]},

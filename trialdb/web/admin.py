@@ -1,14 +1,23 @@
-"""Account administration: create users, set role and sites, deactivate."""
+"""Account administration: create users, set role and sites, deactivate, reset
+a lost second factor."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from trialdb.crf.definitions import code_label
@@ -16,9 +25,10 @@ from trialdb.crf.forms import options
 from trialdb.crf.messages import message, wtforms_translations
 from trialdb.errors import NotFound, UserError
 from trialdb.models import Site, User
+from trialdb.security import second_factor
 from trialdb.services import accounts, staff
 from trialdb.vocab import Role
-from trialdb.web.base import actor, admin_required, commit, db, flash
+from trialdb.web.base import SignedInUser, actor, admin_required, commit, db, flash
 from trialdb.web.i18n import language, t
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -121,10 +131,53 @@ def edit_user(user_id: int) -> Response | str | tuple[str, int]:
             return render_template("admin_user.html", form=form, user=user,
                                    form_errors=errors), error.status
         commit()
+        _keep_own_session(user)
         flash("account_saved")
         return redirect(url_for("admin.users"))
     errors.append(t("fix_errors"))
     return render_template("admin_user.html", form=form, user=user, form_errors=errors), 422
+
+
+def _keep_own_session(user: User) -> None:
+    """A change to an account ends that user's sessions; when administrators
+    change their own account, this browser's session goes on (the others end)."""
+    if str(user.id) == current_user.id:
+        login_user(SignedInUser(user))
+
+
+class ResetSecondFactorForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
+    reason = TextAreaField(validators=[Length(max=1000)])
+
+
+@bp.route("/users/<int:user_id>/second-factor", methods=["GET", "POST"])
+@login_required  # type: ignore[untyped-decorator]
+@admin_required
+def reset_second_factor(user_id: int) -> Response | str | tuple[str, int]:
+    """Remove a user's lost second factor, with a reason (audited as a permission
+    change); they set up a new one at their next sign-in."""
+    user = db().get(User, user_id) if 0 < user_id <= 2**31 - 1 else None
+    if user is None:
+        raise NotFound("No such account.", "Compte introuvable.")
+    form = ResetSecondFactorForm()
+    errors: list[str] = []
+    if request.method == "GET" or user.totp_secret is None:
+        page = render_template("admin_second_factor.html", form=form, user=user,
+                               form_errors=errors)
+        return page if request.method == "GET" else (page, 409)
+    if form.validate():
+        try:
+            second_factor.reset(db(), actor(), user.id, form.reason.data or "")
+        except UserError as error:
+            _attach(form, errors, error)
+            return render_template("admin_second_factor.html", form=form, user=user,
+                                   form_errors=errors), error.status
+        commit()
+        _keep_own_session(user)
+        flash("account_saved")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    errors.append(t("fix_errors"))
+    return render_template("admin_second_factor.html", form=form, user=user,
+                           form_errors=errors), 422
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])

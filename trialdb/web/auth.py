@@ -74,6 +74,9 @@ def login() -> Response | str | tuple[str, int]:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     lang = language()
+    if current_user.is_authenticated:
+        staff.sign_out(db(), int(current_user.id))  # every copy of the cookie dies too
+        commit()
     logout_user()
     session.clear()
     session["lang"] = lang

@@ -26,7 +26,9 @@ from trialdb.web.i18n import language, t
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ENTRY_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
+#: Who enters and corrects clinical data. Not administrators: whoever manages the
+#: accounts and the system has no say in the data (segregation of duties, GCP).
+ENTRY_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
 
 class SignedInUser(UserMixin):  # type: ignore[misc]  # flask_login ships no types
@@ -38,6 +40,12 @@ class SignedInUser(UserMixin):  # type: ignore[misc]  # flask_login ships no typ
         self.display_name = user.display_name
         self.role = user.role
         self.actor = Actor.of(user)
+        self.session_epoch = user.session_epoch
+
+    def get_id(self) -> str:
+        """What the session cookie carries: the user's id and the generation of
+        their sessions, so that raising the generation ends every older session."""
+        return f"{self.id}:{self.session_epoch}"
 
     @property
     def may_enter_data(self) -> bool:
@@ -76,7 +84,7 @@ def participant_or_404(study_number: str) -> Participant:
 
 
 def entry_required(view: F) -> F:
-    """Data entry (POST) is for coordinators, investigators, data managers, admins."""
+    """Data entry (POST) is for coordinators, investigators and data managers."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -98,22 +106,25 @@ def admin_required(view: F) -> F:
     return cast(F, wrapper)
 
 
-def _load_user(user_id: str) -> SignedInUser | None:
+def _load_user(session_id: str) -> SignedInUser | None:
     """The signed-in user, re-read on every request (a deactivation takes effect at
-    once) in one short read: a POST's write transaction only starts in the view."""
-    if not user_id.isdigit() or len(user_id) > 10:
+    once) in one short read: a POST's write transaction only starts in the view.
+    The session's generation must be the user's current one: sign-out, an access
+    change or a second-factor reset raise it and so end every older session."""
+    user_id, _, epoch = session_id.partition(":")
+    if not user_id.isdigit() or len(user_id) > 10 or not epoch.isdigit() or len(epoch) > 10:
         return None
     state = current_app.extensions["trialdb"]
     query = select(User).options(joinedload(User.memberships)).where(User.id == int(user_id))
     if state.engine.dialect.name != "sqlite":
         # PostgreSQL: the request's own session, one connection per request.
-        return _signed_in(db().scalars(query).unique().one_or_none())
+        return _signed_in(db().scalars(query).unique().one_or_none(), int(epoch))
     with state.read_factory() as session:  # SQLite: keep the write lock out of this read
-        return _signed_in(session.scalars(query).unique().one_or_none())
+        return _signed_in(session.scalars(query).unique().one_or_none(), int(epoch))
 
 
-def _signed_in(user: User | None) -> SignedInUser | None:
-    if user is None or not user.is_active:
+def _signed_in(user: User | None, epoch: int) -> SignedInUser | None:
+    if user is None or not user.is_active or user.session_epoch != epoch:
         return None
     return SignedInUser(user)
 

@@ -31,6 +31,8 @@ _TEXT = {
              "6-digit code from the authenticator app"),
     "verify": ("Valider", "Verify"),
     "wrong_code": ("Code incorrect.", "Wrong code."),
+    "reused_code": ("Ce code a déjà servi : attendez le suivant (30 secondes au plus).",
+                    "This code was already used: wait for the next one (30 seconds at most)."),
     "expired": ("Délai dépassé : reconnectez-vous.", "Too late: sign in again."),
     "locked": ("Trop d'échecs : compte verrouillé, réessayez plus tard.",
                "Too many failures: account locked, try again later."),
@@ -46,12 +48,36 @@ _TEXT = {
                      "the otpauth address, then give the code it shows."),
     "key": ("Clé", "Key"),
     "enrolled": ("Second facteur enregistré.", "Second factor set up."),
+    "qr_label": ("Code QR de l'adresse otpauth", "QR code of the otpauth address"),
+    "state_on": ("Un second facteur (TOTP) est enregistré pour ce compte.",
+                 "A second factor (TOTP) is set up for this account."),
+    "state_off": ("Aucun second facteur n'est enregistré pour ce compte.",
+                  "No second factor is set up for this account."),
+    "reset_title": ("Réinitialiser le second facteur", "Reset the second factor"),
+    "reset_explained": ("Pour un appareil perdu ou remplacé : le second facteur actuel est "
+                        "supprimé, toutes les sessions ouvertes de ce compte prennent fin, et "
+                        "la personne en enregistre un nouveau à sa prochaine connexion si la "
+                        "politique de son centre l'exige (sinon quand elle le souhaite). "
+                        "Vérifiez son identité avant de le faire.",
+                        "For a lost or replaced device: the current second factor is removed, "
+                        "every open session of this account ends, and the person sets up a "
+                        "new one at their next sign-in when their site's policy requires it "
+                        "(otherwise when they choose). Check who they are before you do it."),
+    "reset_reason": ("Motif (obligatoire, conservé dans la piste d'audit)",
+                     "Reason (required, kept in the audit trail)"),
+    "reset_button": ("Supprimer le second facteur", "Remove the second factor"),
 }
 
 
 def text(key: str, **values: Any) -> str:
     french, english = _TEXT[key]
     return (french if language() == "fr" else english).format(**values)
+
+
+@bp.app_context_processor
+def _template_text() -> dict[str, Any]:
+    """This module's texts for every template (the admin pages show them too)."""
+    return {"second_factor_text": text}
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
@@ -146,14 +172,18 @@ def verify() -> Response | str | tuple[str, int]:
         blocked = throttled_answer()
         if blocked is not None:
             return blocked
+        outcome = second_factor.CodeCheck.WRONG
         if form.validate_on_submit():
-            accepted = second_factor.check_code(db(), user, form.code.data or "")
+            outcome = second_factor.verify_code(db(), user, form.code.data or "")
             commit()
-            if accepted:
+            if outcome is second_factor.CodeCheck.ACCEPTED:
                 return _finish(user)
         throttle().failed(client_address())
-        locked = second_factor.locked_until(user) is not None
-        error, status = text("locked" if locked else "wrong_code"), 429 if locked else 401
+        if second_factor.locked_until(user) is not None:
+            error, status = text("locked"), 429
+        else:
+            reused = outcome is second_factor.CodeCheck.REUSED
+            error, status = text("reused_code" if reused else "wrong_code"), 401
     page = render_template("second_factor.html", form=form, error=error, text=text,
                            secret=None, uri=None)
     return page, status
