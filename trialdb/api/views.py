@@ -209,7 +209,7 @@ def viral_loads(study_number: str) -> Response | tuple[Response, int]:
     with unit_of_work(_state().write_factory) as session:
         participant = _visible(session, study_number)
         if actor.role is not None and actor.role.value not in {"coordinator", "investigator",
-                                                               "data-manager", "admin"}:
+                                                               "data-manager"}:
             raise Forbidden("Your role is read-only.", "Votre rôle permet la consultation seulement.")
         if not row.sampled_on or not row.result:
             raise InvalidInput("sampled_on and result are required.",

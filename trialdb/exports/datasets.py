@@ -106,6 +106,8 @@ def _finish(spec: DatasetSpec, frame: pd.DataFrame) -> Dataset:
     """The frame with the spec's columns, in order, typed; missing reasons default to not_recorded."""
     for variable in spec.variables:
         if variable.why and variable.missing_name not in frame:
+            if variable.name not in frame:  # an empty dataset has no columns yet
+                frame[variable.name] = None
             _reason(frame, variable.name, [])
     columns = [v.name for v in spec.columns()]
     out = frame.reindex(columns=columns)
