@@ -5,12 +5,14 @@ lock-out; enrolment shows the key and the otpauth URI."""
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from datetime import datetime, timedelta
 
 import pyotp
 import pytest
+import segno
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
@@ -353,3 +355,40 @@ def test_only_admins_reset_second_factors(app: Flask, world: World, engine: Engi
     assert client_a.get(page_url).status_code == 403
     assert post(client_a, page_url, {"reason": "lost"}, token_page="/").status_code == 403
     assert _user(engine, world.coordinator_b.id).totp_secret is not None
+
+
+def _qr_modules(svg: str) -> set[tuple[int, int]]:
+    """The dark modules (column, row, quiet zone included) of segno's SVG path."""
+    path = re.search(r'<path stroke="#000" d="([^"]+)"', svg)
+    assert path
+    dark: set[tuple[int, int]] = set()
+    x = y = 0.0
+    for command, first, second in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?",
+                                              path.group(1)):
+        if command == "M":
+            x, y = float(first), float(second)
+        elif command == "m":
+            x, y = x + float(first), y + float(second)
+        else:
+            dark |= {(int(x) + i, int(y)) for i in range(int(first))}
+            x += float(first)
+    return dark
+
+
+def test_enrolment_page_shows_the_key_as_an_inline_qr_code(app: Flask, world: World) -> None:
+    client = app.test_client()
+    sign_in(client, world.monitor.email)
+    response = client.get(ENROL)
+    page = response.get_data(as_text=True)
+    uri = re.search(r'id="totp-uri">([^<]+)<', page)
+    figure = re.search(r'<figure id="totp-qr"[^>]*>(<svg.*?</svg>)</figure>', page, re.S)
+    assert uri and figure
+    svg = figure.group(1)
+    assert "<script" not in svg and "style=" not in svg and "href" not in svg  # CSP-clean
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    # the picture is the QR code of the otpauth address shown beside it
+    expected = segno.make(html.unescape(uri.group(1)), error="m")
+    border = 4
+    wanted = {(column + border, row + border) for row, line in enumerate(expected.matrix)
+              for column, module in enumerate(line) if module & 1}
+    assert len(wanted) > 100 and _qr_modules(svg) == wanted

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
@@ -43,9 +44,11 @@ _TEXT = {
                  "The site's policy requires a second factor for your role: set it up to "
                  "continue."),
     "instructions": ("Ajoutez ce compte dans une application d'authentification (TOTP) en "
-                     "saisissant la clé ou l'adresse otpauth, puis donnez le code affiché.",
-                     "Add this account to an authenticator app (TOTP) by typing the key or "
-                     "the otpauth address, then give the code it shows."),
+                     "lisant le code QR, ou en saisissant la clé ou l'adresse otpauth, puis "
+                     "donnez le code affiché.",
+                     "Add this account to an authenticator app (TOTP) by scanning the QR code, "
+                     "or by typing the key or the otpauth address, then give the code it "
+                     "shows."),
     "key": ("Clé", "Key"),
     "enrolled": ("Second facteur enregistré.", "Second factor set up."),
     "qr_label": ("Code QR de l'adresse otpauth", "QR code of the otpauth address"),
@@ -214,7 +217,8 @@ def enrol() -> Response | str | tuple[str, int]:
             return redirect(url_for("dashboard.index"))
         commit()  # the failure is counted and audited
         error, status = text("wrong_code"), 422
+    uri = totp.provisioning_uri(secret, user.email)
     page = render_template("second_factor.html", form=form, error=error, text=text,
-                           secret=secret, uri=totp.provisioning_uri(secret, user.email),
-                           required=not signed_in)
+                           secret=secret, uri=uri, required=not signed_in,
+                           qr=Markup(totp.qr_svg(uri, text("qr_label"))))
     return page, status
