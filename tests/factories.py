@@ -17,6 +17,13 @@ PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
 
 
+def unique_code(prefix: str) -> str:
+    """A code no other test of this run uses: the counter lives here, in a module
+    imported once, whereas conftest modules may be imported twice (as plugins
+    and by name), each copy with its own counter."""
+    return f"{prefix}{next(_counter):03d}"
+
+
 def site(db: Session, code: str | None = None) -> Site:
     code = code or f"S{next(_counter):03d}"
     return accounts.create_site(db, SYSTEM, code=code, name=f"Centre {code}", city="Paris")

@@ -3,7 +3,6 @@ sign-in with CSRF tokens, data committed through the services."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from trialdb.vocab import LoadUnit, Role, Specimen, Virus
 from trialdb.web import create_app
 
 PASSWORD = factories.PASSWORD
-_codes = itertools.count(1)
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -41,7 +39,7 @@ class World:
 
 
 def _unique(prefix: str) -> str:
-    return f"{prefix}{next(_codes):03d}"
+    return factories.unique_code(prefix)
 
 
 def build_world(engine: Engine) -> World:
