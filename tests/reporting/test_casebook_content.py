@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests import factories
@@ -105,6 +105,8 @@ def test_free_text_is_printed_literally(db: Session, tmp_path: Path) -> None:
 
 def test_each_generation_is_audited(db: Session) -> None:
     number, _ = _participant_with_genotype(db)
+    # other tests commit report downloads to the same database: look only at ours
+    before = db.scalar(select(func.max(AuditEvent.id))) or 0
     actor = Actor.system("Dr Audit")
     pdf = service.casebook(db, actor, number, generated_at=WHEN)
     event = service.record_export(db, actor, "casebook", pdf, study_number=number)
@@ -121,6 +123,7 @@ def test_each_generation_is_audited(db: Session) -> None:
     assert event.changes["content_hash"] == [None, "ab" * 32]
     assert event.changes["snapshot_id"] == [None, snapshot.id]
     assert "ab" * 32 in (event.reason or "")
-    stored = db.scalars(select(AuditEvent).where(AuditEvent.entity == "report")
+    stored = db.scalars(select(AuditEvent).where(AuditEvent.entity == "report",
+                                                 AuditEvent.id > before)
                         .order_by(AuditEvent.id)).all()
     assert [e.changes["document"][1] for e in stored if e.changes] == ["casebook", "interim"]
