@@ -4,43 +4,18 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from sqlalchemy.engine import Engine
 
 from trialdb import backup, migrate
-from trialdb.config import load_settings
-from trialdb.db import make_engine, make_session_factory, unit_of_work
-from trialdb.errors import UserError
+from trialdb.commandline import configured_engine, user_errors
+from trialdb.db import make_session_factory, unit_of_work
 from trialdb.services import accounts
 from trialdb.services import audit as audit_service
 from trialdb.services.actor import Actor
 from trialdb.vocab import Role
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def configured_engine() -> Engine:
-    return make_engine(load_settings().database_url)
-
-
-def user_errors(command: F) -> F:
-    """Show a person's mistakes as a one-line message and exit 2, not a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except UserError as error:
-            click.echo(f"error: {error.message('en')}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @click.group()

@@ -8,43 +8,25 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from trialdb.config import load_settings
-from trialdb.db import make_engine, make_session_factory, unit_of_work
-from trialdb.errors import NotFound, UserError
+from trialdb.commandline import configured_engine, user_errors
+from trialdb.db import make_session_factory, unit_of_work
+from trialdb.errors import NotFound
 from trialdb.models import User
 from trialdb.services import lab_import
 from trialdb.services.actor import Actor
 from trialdb.services.lab_import import ROW_KIND_LABELS, RowKind, RowOutcome
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _errors(command: F) -> F:
-    """A person's mistake: one line in English on stderr and exit status 2."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except UserError as error:
-            click.echo(f"error: {error.message('en')}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
 
 def _factory(write: bool = True) -> Any:
-    return make_session_factory(make_engine(load_settings().database_url), write=write)
+    return make_session_factory(configured_engine(), write=write)
 
 
 def acting_user(session: Session, email: str | None, what: str) -> Actor:
@@ -70,7 +52,7 @@ def acting_user(session: Session, email: str | None, what: str) -> Actor:
               help="Rows to list (default: all for a dry run, problems otherwise).")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every row's outcome to this CSV file.")
-@_errors
+@user_errors
 def import_labs(file: Path, dry_run: bool, mapping: str | None, as_email: str | None, lang: str,
                 show: str | None, report: Path | None) -> None:
     """Import a laboratory's viral-load results from FILE (CSV)."""
@@ -128,7 +110,7 @@ def lab_mapping() -> None:
               help="A fixed value for a field the file does not carry (e.g. virus=CMV).")
 @click.option("--delimiter", help="Field separator (detected when absent).")
 @click.option("--encoding", help="Text encoding (UTF-8 or latin-1 detected when absent).")
-@_errors
+@user_errors
 def lab_mapping_save(code: str, laboratory: str, columns: tuple[str, ...], defaults: tuple[str, ...],
                      delimiter: str | None, encoding: str | None) -> None:
     """Create or replace the column mapping CODE."""
@@ -179,7 +161,7 @@ def lab_mapping_list() -> None:
 @click.option("--snapshot", "snapshot_id", type=int,
               help="Export this snapshot (default: freeze the data now).")
 @click.option("--as", "as_email", help="Act as this account (statistician or data manager).")
-@_errors
+@user_errors
 def export(out: Path, formats: str, xpt_ascii: str, snapshot_id: int | None, as_email: str | None) -> None:
     """Export the pseudonymised analysis datasets as one bundle with its manifest."""
     from trialdb.exports import bundle
@@ -214,7 +196,7 @@ def api_token() -> None:
 @click.option("--email", required=True, help="Owner of the token (it acts with their role and sites).")
 @click.option("--label", default="API", show_default=True, help="What the token is for.")
 @click.option("--days", "valid_days", type=int, help="Valid for this many days (default: no expiry).")
-@_errors
+@user_errors
 def api_token_create(email: str, label: str, valid_days: int | None) -> None:
     """Create a token and print it (it is shown this once only)."""
     from trialdb.api import tokens
@@ -230,7 +212,7 @@ def api_token_create(email: str, label: str, valid_days: int | None) -> None:
 
 @api_token.command("list")
 @click.option("--email", required=True)
-@_errors
+@user_errors
 def api_token_list(email: str) -> None:
     """List a user's tokens (prefix, label, state)."""
     from trialdb.api import tokens
@@ -246,7 +228,7 @@ def api_token_list(email: str) -> None:
 
 @api_token.command("revoke")
 @click.argument("token_id", type=int)
-@_errors
+@user_errors
 def api_token_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID at once."""
     from trialdb.api import tokens

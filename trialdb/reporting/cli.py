@@ -43,7 +43,7 @@ _by = click.option("--by", "generated_by", default="command line", show_default=
 def interim(out: Path, snapshot_id: int | None, generated_at: datetime | None, language: str,
             generated_by: str) -> None:
     """The interim report of the whole study (audited as an export)."""
-    from trialdb.cli import configured_engine
+    from trialdb.commandline import configured_engine
     from trialdb.db import make_session_factory, unit_of_work
     from trialdb.reporting import service
     from trialdb.services.actor import Actor
@@ -75,7 +75,7 @@ def interim(out: Path, snapshot_id: int | None, generated_at: datetime | None, l
 def casebook(study_number: str, out: Path, snapshot_id: int | None, language: str,
              generated_by: str) -> None:
     """One participant's casebook (audited as an export)."""
-    from trialdb.cli import configured_engine
+    from trialdb.commandline import configured_engine
     from trialdb.db import make_session_factory, unit_of_work
     from trialdb.reporting import service
     from trialdb.services.actor import Actor
