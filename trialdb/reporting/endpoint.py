@@ -10,7 +10,7 @@ is re-derived here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,6 +33,7 @@ from trialdb.models import Site
 from trialdb.reporting import charts, labels
 from trialdb.reporting.context import ReportContext
 from trialdb.reporting.definitions import SectionDefinition, text
+from trialdb.reporting.sections import section
 from trialdb.reporting.styles import CMV, DEATH, FRAME_WIDTH, NAVY, SERIES
 from trialdb.reporting.tables import data_table, markup, n_percent, p, p_value, percent, percent_ci
 from trialdb.stats import cumulative_incidence
@@ -45,16 +46,6 @@ from trialdb.study.endpoint_settings import (
     load_endpoint_settings,
 )
 from trialdb.study.endpoints import RefractoryStatus
-
-Builder = Callable[[ReportContext, SectionDefinition], list[Flowable]]
-BUILDERS: dict[str, Builder] = {}
-
-
-def section(kind: str) -> Callable[[Builder], Builder]:
-    def register(builder: Builder) -> Builder:
-        BUILDERS[kind] = builder
-        return builder
-    return register
 
 
 @dataclass(frozen=True)
@@ -517,4 +508,4 @@ def settings_table(ctx: ReportContext) -> list[Flowable]:
     ]
 
 
-__all__ = ["BUILDERS", "Day90", "EndpointData", "endpoint_data", "percent"]
+__all__ = ["Day90", "EndpointData", "endpoint_data", "percent"]

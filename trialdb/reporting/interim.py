@@ -21,10 +21,11 @@ from reportlab.platypus import (
 from trialdb.crf.definitions import code_label
 from trialdb.models import form_models
 from trialdb.reporting import charts, facts
-from trialdb.reporting import endpoint as endpoint_sections
+from trialdb.reporting import endpoint as endpoint_sections  # also registers its sections
 from trialdb.reporting.context import ReportContext, utc_text
 from trialdb.reporting.definitions import ReportDefinition, SectionDefinition, load_report, text
 from trialdb.reporting.document import DocumentInfo, build_pdf, table_of_contents
+from trialdb.reporting.sections import BUILDERS, section
 from trialdb.reporting.styles import ACCENT, FRAME_WIDTH, VIRUS_COLOURS, styles
 from trialdb.reporting.tables import (
     data_table,
@@ -53,16 +54,6 @@ from trialdb.vocab import (
     TargetAntigen,
     Virus,
 )
-
-Builder = Callable[[ReportContext, SectionDefinition], list[Flowable]]
-BUILDERS: dict[str, Builder] = {}
-
-
-def section(kind: str) -> Callable[[Builder], Builder]:
-    def register(builder: Builder) -> Builder:
-        BUILDERS[kind] = builder
-        return builder
-    return register
 
 
 def label(ctx: ReportContext, enum_class: type[enum.Enum], code: str | None) -> str:
@@ -595,7 +586,7 @@ def render_interim(ctx: ReportContext, definition: ReportDefinition | None = Non
     ctx.cache["definition"] = report
     story: list[Flowable] = []
     for item in report.sections:
-        builder = BUILDERS.get(item.kind) or endpoint_sections.BUILDERS.get(item.kind)
+        builder = BUILDERS.get(item.kind)
         if builder is None:
             raise ValueError(f"reports/{report.name}.yaml: unknown section kind {item.kind!r}")
         story += builder(ctx, item)
@@ -618,4 +609,4 @@ def render_interim(ctx: ReportContext, definition: ReportDefinition | None = Non
     return build_pdf(story, info)
 
 
-__all__ = ["BUILDERS", "render_interim"]
+__all__ = ["render_interim"]
