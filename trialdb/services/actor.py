@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trialdb.models import User
+from sqlalchemy.orm import Session
+
+from trialdb.errors import NotFound
+from trialdb.models import Participant, User
 from trialdb.vocab import Role
 
 
@@ -33,3 +36,11 @@ class Actor:
 
     def may_see_site(self, site_id: int) -> bool:
         return self.all_sites or site_id in self.site_ids
+
+
+def visible_participant(session: Session, actor: Actor, participant_id: int) -> Participant:
+    """The participant, or NotFound when it does not exist for this actor."""
+    participant = session.get(Participant, participant_id)
+    if participant is None or not actor.may_see_site(participant.site_id):
+        raise NotFound("No such participant.", "Participant introuvable.")
+    return participant

@@ -18,7 +18,7 @@ from trialdb.errors import Conflict, InvalidInput, NotFound
 from trialdb.models import Participant
 from trialdb.models._columns import FormRecordMixin
 from trialdb.services import audit, review
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, visible_participant
 
 R = TypeVar("R", bound=FormRecordMixin)
 
@@ -30,14 +30,6 @@ _NOT_EDITABLE = frozenset(
 
 def entity_name(record_cls: type[Any]) -> str:
     return str(record_cls.__tablename__)
-
-
-def visible_participant(session: Session, actor: Actor, participant_id: int) -> Participant:
-    """The participant, or NotFound when it does not exist for this actor."""
-    participant = session.get(Participant, participant_id)
-    if participant is None or not actor.may_see_site(participant.site_id):
-        raise NotFound("No such participant.", "Participant introuvable.")
-    return participant
 
 
 def load_record(session: Session, actor: Actor, record_cls: type[R], record_id: int) -> R:

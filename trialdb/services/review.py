@@ -30,7 +30,7 @@ from trialdb.models import (
 from trialdb.models._columns import FormRecordMixin
 from trialdb.services import audit
 from trialdb.services.accounts import password_matches
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, visible_participant
 from trialdb.vocab import QueryStatus, Role, SignatureMeaning
 
 CASEBOOK = "participant"  # entity name of a whole participant's casebook
@@ -50,13 +50,6 @@ def _require(actor: Actor, roles: frozenset[Role], en: str, fr: str) -> None:
 
 def _entity(record: FormRecordMixin) -> str:
     return type(record).__tablename__
-
-
-def _participant_of(session: Session, actor: Actor, participant_id: int) -> Participant:
-    participant = session.get(Participant, participant_id)
-    if participant is None or not actor.may_see_site(participant.site_id):
-        raise NotFound("No such participant.", "Participant introuvable.")
-    return participant
 
 
 def _entry(action: str, participant: Participant, entity: str, record_id: int,
@@ -126,7 +119,7 @@ def raise_query(session: Session, actor: Actor, record: FormRecordMixin, field: 
     if not automatic:
         _require(actor, RAISERS, "Only monitors and data managers raise queries.",
                  "Seuls les moniteurs et data managers émettent des requêtes.")
-    participant = _participant_of(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    participant = visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
     if field not in type(record).__table__.columns:  # type: ignore[attr-defined]
         raise InvalidInput(f"Unknown field {field!r}.", f"Champ inconnu {field!r}.", field="field")
     text = text.strip()
@@ -150,13 +143,13 @@ def get_query(session: Session, actor: Actor, query_id: int) -> DataQuery:
     query = session.get(DataQuery, query_id)
     if query is None:
         raise NotFound("No such query.", "Requête introuvable.")
-    _participant_of(session, actor, query.participant_id)
+    visible_participant(session, actor, query.participant_id)
     return query
 
 
 def _move(session: Session, actor: Actor, query: DataQuery, kind: str, text: str,
           status: QueryStatus) -> DataQuery:
-    participant = _participant_of(session, actor, query.participant_id)
+    participant = visible_participant(session, actor, query.participant_id)
     now = utcnow()
     query.messages.append(QueryMessage(written_at=now, author_id=actor.user_id,
                                        author_name=actor.name, kind=kind, text=text.strip()))
@@ -219,7 +212,7 @@ def open_query_count(session: Session, participant_id: int, entity: str | None =
 def verify(session: Session, actor: Actor, record: FormRecordMixin) -> RecordReview:
     _require(actor, frozenset({Role.MONITOR}), "Only monitors verify source data.",
              "Seuls les moniteurs vérifient les données source.")
-    participant = _participant_of(session, actor, record.participant_id)  # type: ignore[attr-defined]
+    participant = visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
     review = _review(session, participant.id, _entity(record), record.id, create=True)
     assert review is not None
     review.verified_at, review.verified_by = utcnow(), actor.name
@@ -260,7 +253,7 @@ def sign(session: Session, actor: Actor, participant: Participant, entity: str,
          record_id: int, *, password: str, meaning: SignatureMeaning) -> Signature:
     """Sign a form or a casebook; the password is asked again (21 CFR 11.200)."""
     _require(actor, SIGNERS, "Only investigators sign.", "Seuls les investigateurs signent.")
-    _participant_of(session, actor, participant.id)
+    visible_participant(session, actor, participant.id)
     user = session.get(User, actor.user_id) if actor.user_id is not None else None
     if user is None or not password_matches(user, password):
         audit.record(session, actor, _entry("failed_sign", participant, entity, record_id))
@@ -286,7 +279,7 @@ def lock(session: Session, actor: Actor, participant: Participant, entity: str,
     """Lock a form, or freeze a participant (entity 'participant')."""
     _require(actor, LOCKERS, "Only data managers lock data.",
              "Seuls les data managers verrouillent les données.")
-    _participant_of(session, actor, participant.id)
+    visible_participant(session, actor, participant.id)
     scope = (None, None) if entity == CASEBOOK else (entity, record_id)
     if open_query_count(session, participant.id, *scope):
         raise InvalidInput("Close the open queries before locking.",
@@ -303,7 +296,7 @@ def unlock(session: Session, actor: Actor, participant: Participant, entity: str
            record_id: int, reason: str) -> RecordReview:
     _require(actor, LOCKERS, "Only data managers unlock data.",
              "Seuls les data managers déverrouillent les données.")
-    _participant_of(session, actor, participant.id)
+    visible_participant(session, actor, participant.id)
     if not reason.strip():
         raise InvalidInput("Give a reason for unlocking.",
                            "Indiquez le motif du déverrouillage.", field="reason")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from trialdb.errors import InvalidInput
 from trialdb.models import ConsentRecord, Participant
 from trialdb.services import audit, records
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, visible_participant
 from trialdb.vocab import ParticipantStatus, WithdrawalDataChoice
 
 
@@ -19,7 +19,7 @@ def record_withdrawal(session: Session, actor: Actor, participant: Participant, 
                       note: str | None = None, today: date | None = None) -> ConsentRecord:
     """Record the withdrawal on the participant's current consent and set the
     status; `data_choice` says whether data collected before it are kept."""
-    records.visible_participant(session, actor, participant.id)
+    visible_participant(session, actor, participant.id)
     consent = session.scalar(
         select(ConsentRecord)
         .where(ConsentRecord.participant_id == participant.id, ConsentRecord.is_deleted.is_(False))
