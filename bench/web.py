@@ -157,6 +157,10 @@ def populate(url: str, participants: int, seed: int = 7) -> tuple[str, list[str]
                               else ResultState.NOT_DETECTED,
                               "value": float(rng.randint(100, 50000)) if quantified else None})
         connection.execute(insert(ViralLoadResult), loads)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            # statistics for the planner, as autovacuum gathers them on a live server
+            connection.exec_driver_sql("ANALYZE")
     engine.dispose()
     return email, numbers
 
@@ -171,7 +175,8 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(app_spec: str, env: dict[str, str], workers: int, threads: int,
-             ready_path: str) -> Iterator[int]:
+             ready_path: str) -> Iterator[tuple[int, int]]:
+    """Serve `app_spec`; yields the port and the master's process id."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
                "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
@@ -190,7 +195,7 @@ def gunicorn(app_spec: str, env: dict[str, str], workers: int, threads: int,
                 time.sleep(0.3)
         else:
             raise RuntimeError(f"gunicorn did not start: {app_spec}")
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -239,6 +244,48 @@ class Client:
             raise RuntimeError(f"sign-in failed ({status})")
 
 
+# --- where the CPU goes -------------------------------------------------------------------
+
+def _processes() -> Iterator[tuple[int, int, str, float]]:
+    """(pid, parent pid, command name, CPU seconds) of every process (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue  # the process ended meanwhile
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        yield int(entry.name), int(fields[1]), name, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def cpu_by_process(server_pid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far, per process, by the load generator (this process),
+    the gunicorn master and workers, and the PostgreSQL server processes: they
+    share the machine's cores, so each request's cost is split between them."""
+    found = {}
+    for pid, parent, name, seconds in _processes():
+        if pid == os.getpid():
+            found[pid] = ("client", seconds)
+        elif server_pid in (pid, parent):
+            found[pid] = ("server", seconds)
+        elif name == "postgres":
+            found[pid] = ("database", seconds)
+    return found
+
+
+def cpu_used(before: dict[int, tuple[str, float]],
+             after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per part between two readings (a process that ended in between
+    is not counted; one that started is counted in full)."""
+    used = {"client": 0.0, "server": 0.0, "database": 0.0}
+    for pid, (part, seconds) in after.items():
+        used[part] += seconds - before.get(pid, (part, 0.0))[1]
+    return used
+
+
 @dataclass
 class Result:
     backend: str
@@ -249,20 +296,28 @@ class Result:
     p50_ms: float
     p95_ms: float
     errors: int
+    #: CPU milliseconds per request of the client, the server and the database.
+    cpu_ms: dict[str, float]
 
 
 def run_load(name: str, backend: str, clients: list[Client], per_client: int,
              make_request: Callable[[Client, int, int], tuple[str, str, dict[str, str] | None]],
-             expected: int, max_seconds: float = 120.0) -> Result:
+             expected: int, server_pid: int, max_seconds: float = 120.0,
+             warm_up: int = 2) -> Result:
+    """Every client sends `warm_up` unmeasured requests first (worker start-up,
+    template and statement compilation are not what is measured), then
+    `per_client` measured ones, all clients at once."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
     start_barrier = threading.Barrier(len(clients) + 1)
-    deadline = [0.0]
+    deadline = [time.monotonic() + 3600.0]  # set when the measured part begins
 
     def worker(index: int, client: Client) -> None:
         mine: list[float] = []
         failed = 0
+        for n in range(per_client, per_client + warm_up):
+            client.request(*make_request(client, index, n))
         start_barrier.wait()
         for n in range(per_client):
             if time.monotonic() > deadline[0]:
@@ -280,17 +335,21 @@ def run_load(name: str, backend: str, clients: list[Client], per_client: int,
     threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(clients)]
     for thread in threads:
         thread.start()
+    start_barrier.wait()  # every client warmed up
+    cpu_before = cpu_by_process(server_pid)
     deadline[0] = time.monotonic() + max_seconds
     began = time.perf_counter()
-    start_barrier.wait()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - began
+    cpu_after = cpu_by_process(server_pid)
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else float("nan")
+    cpu_ms = {part: round(seconds * 1000 / max(1, len(ordered)), 2)
+              for part, seconds in cpu_used(cpu_before, cpu_after).items()}
     return Result(backend, name, len(ordered), round(elapsed, 2),
                   round(len(ordered) / elapsed, 1), round(statistics.median(ordered) * 1000, 1),
-                  round(p95 * 1000, 1), errors[0])
+                  round(p95 * 1000, 1), errors[0], cpu_ms)
 
 
 def bench_backend(backend: str, per_client: int, participants: int, workers: int,
@@ -303,22 +362,23 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
             email, numbers = populate(url, participants)
             env = {"TRIALDB_DATABASE_URL": url, "TRIALDB_INSTANCE_PATH": str(folder),
                    "TRIALDB_SECRET_KEY": uuid.uuid4().hex, "TRIALDB_SESSION_IDLE_MINUTES": "60"}
-            with gunicorn("web:bare_app()", env, workers, threads, "/ping") as port:
+            with gunicorn("web:bare_app()", env, workers, threads, "/ping") as (port, pid):
                 clients = [Client(port) for _ in range(clients_count)]
                 results.append(run_load("bare Flask /ping", backend, clients, per_client * 4,
-                                        lambda c, i, n: ("GET", "/ping", None), 200))
-            with gunicorn("trialdb.web:create_app()", env, workers, threads, "/login") as port:
+                                        lambda c, i, n: ("GET", "/ping", None), 200, pid))
+            with gunicorn("trialdb.web:create_app()", env, workers, threads,
+                          "/login") as (port, pid):
                 clients = [Client(port) for _ in range(clients_count)]
                 for client in clients:
                     client.sign_in(email)
                 tokens = [c.token(f"/participants/{numbers[0]}") for c in clients]
                 results.append(run_load(
                     "dashboard (1,000 participants)", backend, clients, max(2, per_client // 4),
-                    lambda c, i, n: ("GET", f"/?site={SITE}", None), 200))
+                    lambda c, i, n: ("GET", f"/?site={SITE}", None), 200, pid))
                 results.append(run_load(
                     "CRF page (infusion)", backend, clients, per_client,
                     lambda c, i, n: ("GET", f"/participants/{numbers[(i * 37 + n) % len(numbers)]}"
-                                            "/forms/infusion", None), 200))
+                                            "/forms/infusion", None), 200, pid))
                 results.append(run_load(
                     "CRF save (new lymphocyte/IgG record)", backend, clients, per_client,
                     lambda c, i, n: ("POST", f"/participants/{numbers[(i * 53 + n) % len(numbers)]}"
@@ -326,7 +386,7 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
                                      {"csrf_token": tokens[i], "measured_on":
                                       (date.today() - timedelta(days=1)).isoformat(),
                                       "lymphocytes_per_ul": str(300 + n), "igg_g_per_l": "6,5"}),
-                    302))
+                    302, pid))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return results
@@ -334,10 +394,11 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
 
 def report(results: list[Result]) -> str:
     lines = [f"{'backend':<11}{'endpoint':<40}{'req':>6}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-             f"{'errors':>8}"]
+             f"{'errors':>8}   CPU ms/request: client server database"]
     for r in results:
         lines.append(f"{r.backend:<11}{r.endpoint:<40}{r.requests:>6}{r.throughput:>9}"
-                     f"{r.p50_ms:>9}{r.p95_ms:>9}{r.errors:>8}")
+                     f"{r.p50_ms:>9}{r.p95_ms:>9}{r.errors:>8}{r.cpu_ms['client']:>22}"
+                     f"{r.cpu_ms['server']:>7}{r.cpu_ms['database']:>9}")
     for backend in sorted({r.backend for r in results}):
         mine = {r.endpoint.split(" ")[0] + " " + r.endpoint.split(" ")[1]: r
                 for r in results if r.backend == backend}
