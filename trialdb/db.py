@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from trialdb import writer_queue
 from trialdb.errors import Unavailable
 
 NAMING_CONVENTION = {
@@ -38,16 +40,23 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"timeout": 30})
-        engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}
+        connect_args.setdefault("factory", writer_queue.QueuedConnection)
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        timeout = float(connect_args["timeout"])
+
+        def on_connect(dbapi_connection: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_connection)
+            writer_queue.attach(dbapi_connection, database, timeout)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any) -> None:
     # Let SQLAlchemy, not pysqlite, decide when transactions begin.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -58,11 +67,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    # Writers take the lock at BEGIN so they queue on the busy timeout instead
-    # of failing on a read-to-write lock upgrade; readers begin deferred so WAL
-    # lets them run beside a writer.
+    # Writers take the lock at BEGIN, after their turn in the writers' queue,
+    # instead of failing on a read-to-write lock upgrade; readers begin
+    # deferred so WAL lets them run beside a writer.
     if connection.get_execution_options().get("sqlite_write"):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_connection = connection.connection.driver_connection
+        if not isinstance(dbapi_connection, writer_queue.QueuedConnection):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        try:
+            dbapi_connection.wait_turn()
+        except sqlite3.OperationalError as error:
+            raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            dbapi_connection.leave_queue()
+            raise
     else:
         connection.exec_driver_sql("BEGIN")
 
