@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, logout_user
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.wrappers import Response
 
 from trialdb.crf.definitions import code_label
 from trialdb.errors import Forbidden, NotFound
-from trialdb.models import Participant, User
+from trialdb.models import Participant, SiteMembership, User
 from trialdb.services.actor import Actor
 from trialdb.vocab import ParticipantStatus, Role
 from trialdb.web.i18n import language, t
@@ -35,12 +35,29 @@ class SignedInUser(UserMixin):  # type: ignore[misc]  # flask_login ships no typ
     """The signed-in member of staff, as Flask-Login sees them."""
 
     def __init__(self, user: User) -> None:
-        self.id = str(user.id)
-        self.email = user.email
-        self.display_name = user.display_name
-        self.role = user.role
-        self.actor = Actor.of(user)
-        self.session_epoch = user.session_epoch
+        self._set(user.id, user.email, user.display_name, user.role, user.session_epoch,
+                  Actor.of(user))
+
+    def _set(self, user_id: int, email: str, display_name: str, role: Role, epoch: int,
+             acting: Actor) -> None:
+        self.id = str(user_id)
+        self.email = email
+        self.display_name = display_name
+        self.role = role
+        self.actor = acting
+        self.session_epoch = epoch
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Any]) -> SignedInUser:
+        """From `_SIGNED_IN` rows: one per site membership (one with no site if none)."""
+        first = rows[0]
+        signed_in = cls.__new__(cls)
+        signed_in._set(first.id, first.email, first.display_name, first.role,
+                       first.session_epoch, Actor(
+                           user_id=first.id, name=first.display_name, role=first.role,
+                           site_ids=frozenset(r.site_id for r in rows if r.site_id is not None),
+                           all_sites=first.all_sites))
+        return signed_in
 
     def get_id(self) -> str:
         """What the session cookie carries: the user's id and the generation of
@@ -106,6 +123,17 @@ def admin_required(view: F) -> F:
     return cast(F, wrapper)
 
 
+#: The signed-in user and their sites in one statement, without ORM objects:
+#: it runs on every request.
+_SIGNED_IN = (
+    select(User.id, User.email, User.display_name, User.role, User.all_sites,
+           User.session_epoch, SiteMembership.site_id)
+    .outerjoin(SiteMembership, SiteMembership.user_id == User.id)
+    .where(User.id == bindparam("user_id"), User.is_active.is_(True),
+           User.session_epoch == bindparam("epoch"))
+)
+
+
 def _load_user(session_id: str) -> SignedInUser | None:
     """The signed-in user, re-read on every request (a deactivation takes effect at
     once) in one short read: a POST's write transaction only starts in the view.
@@ -115,18 +143,14 @@ def _load_user(session_id: str) -> SignedInUser | None:
     if not user_id.isdigit() or len(user_id) > 10 or not epoch.isdigit() or len(epoch) > 10:
         return None
     state = current_app.extensions["trialdb"]
-    query = select(User).options(joinedload(User.memberships)).where(User.id == int(user_id))
+    parameters = {"user_id": int(user_id), "epoch": int(epoch)}
     if state.engine.dialect.name != "sqlite":
         # PostgreSQL: the request's own session, one connection per request.
-        return _signed_in(db().scalars(query).unique().one_or_none(), int(epoch))
-    with state.read_factory() as session:  # SQLite: keep the write lock out of this read
-        return _signed_in(session.scalars(query).unique().one_or_none(), int(epoch))
-
-
-def _signed_in(user: User | None, epoch: int) -> SignedInUser | None:
-    if user is None or not user.is_active or user.session_epoch != epoch:
-        return None
-    return SignedInUser(user)
+        rows = db().execute(_SIGNED_IN, parameters).all()
+    else:
+        with state.engine.connect() as connection:  # SQLite: keep the write lock out of this read
+            rows = connection.execute(_SIGNED_IN, parameters).all()
+    return SignedInUser.from_rows(rows) if rows else None
 
 
 def _idle_timeout() -> Response | None:
