@@ -6,6 +6,7 @@ main pages, laptop and tablet, go to artifacts/screenshots/.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -53,7 +54,11 @@ def browser() -> Iterator[Any]:
         pytest.skip("Debian's chromium is not installed")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        # Date inputs follow the browser's own language (Debian's chromium-l10n
+        # holds the French one), not the page's: as on a French coordinator's machine.
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=ARGS,
+            env={**os.environ, "LANGUAGE": "fr", "LANG": "fr_FR.UTF-8"})
         yield chromium
         chromium.close()
 
