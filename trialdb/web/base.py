@@ -91,10 +91,16 @@ def actor() -> Actor:
     return cast(Actor, current_user.actor)
 
 
+#: Built once: a statement object memoises its cache key, which costs more to
+#: compute than the lookup itself (every participant page and CRF save runs it).
+_PARTICIPANT_BY_NUMBER = (select(Participant).options(joinedload(Participant.site))
+                          .where(Participant.study_number == bindparam("study_number")))
+
+
 def participant_or_404(study_number: str) -> Participant:
     """The participant, only when the user may see their site (404 otherwise)."""
-    participant = db().scalar(select(Participant).options(joinedload(Participant.site)).where(
-        Participant.study_number == study_number.strip().upper()))
+    participant = db().scalar(_PARTICIPANT_BY_NUMBER,
+                              {"study_number": study_number.strip().upper()})
     if participant is None or not actor().may_see_site(participant.site_id):
         raise NotFound("No such participant.", "Participant introuvable.")
     return participant
