@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from trialdb.crf.definitions import FieldSpec, FormSpec
@@ -46,13 +46,18 @@ class SoftLimitWarnings(FieldErrors):
         }
 
 
+_INFUSION = cast(Table, CarTInfusion.__table__)
+#: Built once, in Core (no ORM object is needed): a statement object memoises its
+#: cache key, so a call costs the query, not the statement's construction.
+_INFUSION_DATE = select(_INFUSION.c.infused_on).where(
+    _INFUSION.c.participant_id == bindparam("participant_id"), _INFUSION.c.is_deleted.is_(False))
+
+
 def infusion_date(session: Session, participant_id: int) -> date | None:
     """D0 of the participant, when the infusion form exists."""
-    return session.scalar(
-        select(CarTInfusion.infused_on).where(
-            CarTInfusion.participant_id == participant_id, CarTInfusion.is_deleted.is_(False)
-        )
-    )
+    infused_on: date | None = session.execute(
+        _INFUSION_DATE, {"participant_id": participant_id}).scalar()
+    return infused_on
 
 
 def _show(day: date, language_fr: bool) -> str:

@@ -11,9 +11,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trialdb.db import utcnow
@@ -71,15 +71,28 @@ def _review(session: Session, participant_id: int, entity: str, record_id: int,
 
 # --- the write hooks -------------------------------------------------------
 
+_REVIEWS = cast(Table, RecordReview.__table__)
+#: Built once, in Core: every CRF write runs one of them, and a statement object
+#: memoises its cache key. A new record can only be held by a frozen casebook.
+_FROZEN = select(_REVIEWS.c.id).where(
+    _REVIEWS.c.participant_id == bindparam("participant_id"),
+    _REVIEWS.c.locked_at.is_not(None), _REVIEWS.c.entity == CASEBOOK).limit(1)
+_FROZEN_OR_LOCKED = select(_REVIEWS.c.id).where(
+    _REVIEWS.c.participant_id == bindparam("participant_id"),
+    _REVIEWS.c.locked_at.is_not(None),
+    or_(_REVIEWS.c.entity == CASEBOOK,
+        (_REVIEWS.c.entity == bindparam("entity")) & (_REVIEWS.c.record_id == bindparam("record_id")))
+).limit(1)
+
+
 def guard_write(session: Session, participant: Participant, entity: str,
                 record_id: int | None) -> None:
     """Refuse a write to a frozen participant or a locked record (403)."""
-    targets = [RecordReview.entity == CASEBOOK]
-    if record_id is not None:
-        targets.append((RecordReview.entity == entity) & (RecordReview.record_id == record_id))
-    locked = session.scalar(select(RecordReview.id).where(
-        RecordReview.participant_id == participant.id, RecordReview.locked_at.is_not(None),
-        or_(*targets)).limit(1))
+    if record_id is None:
+        locked = session.execute(_FROZEN, {"participant_id": participant.id}).first()
+    else:
+        locked = session.execute(_FROZEN_OR_LOCKED, {
+            "participant_id": participant.id, "entity": entity, "record_id": record_id}).first()
     if locked is not None:
         raise Forbidden("These data are locked: ask a data manager to unlock them.",
                         "Ces données sont verrouillées : demandez leur déverrouillage "
