@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any, cast
 
 from sqlalchemy import JSON, Table, TypeDecorator, bindparam, insert, select, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from trialdb.db import reserve_ids, utcnow
@@ -87,15 +87,22 @@ def _hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _chain_tip(session: Session) -> str:
+# Built once (a statement object memoises its cache key): every write runs them.
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_TIP = select(_AUDIT_TABLE.c.row_hash).order_by(_AUDIT_TABLE.c.id.desc()).limit(1)
+
+
+def _chain_tip(connection: Connection) -> str:
     """The last row's hash, holding the chain's lock until commit.
 
-    PostgreSQL serialises appenders with a transaction-level advisory lock;
-    on SQLite the writer already holds the database's write lock.
+    PostgreSQL serialises appenders with a transaction-level advisory lock (taken
+    in its own statement: a statement reading the tip would see the snapshot from
+    before the lock was granted); on SQLite the writer already holds the
+    database's write lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK_KEY})
-    last = session.scalar(select(AuditEvent.row_hash).order_by(AuditEvent.id.desc()).limit(1))
+    if connection.dialect.name == "postgresql":
+        connection.execute(_CHAIN_LOCK, {"key": _CHAIN_LOCK_KEY})
+    last: str | None = connection.execute(_TIP).scalar()
     return last or GENESIS_HASH
 
 
@@ -144,6 +151,7 @@ class _SerialisedJSON(TypeDecorator[str]):
 # The changes are serialised once, canonically: that text is both hashed and stored.
 _INSERT = insert(_AUDIT_TABLE).values(
     changes=bindparam("changes_text", type_=_SerialisedJSON()))
+_INSERT_RETURNING_ID = _INSERT.returning(_AUDIT_TABLE.c.id)
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -190,7 +198,8 @@ def canonical_json(changes: dict[str, Any]) -> str:
 
 def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[dict[str, Any]]:
     session.flush()  # ids of new objects must exist before they are named
-    previous = _chain_tip(session)
+    connection = session.connection()
+    previous = _chain_tip(connection)
     now = utcnow()
     now_text = _utc_text(now)
     user_role = actor.role.value if actor.role else None
@@ -221,24 +230,39 @@ def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[di
             "reason": entry.reason, "previous_hash": link,
             "row_hash": previous,
         })
-    if rows:
+    if len(rows) == 1:
+        # One row (every CRF save): the database numbers it after the highest id,
+        # in the INSERT itself, so the chain's order and the ids' order still agree
+        # (the chain's lock is held) and no statement reserves the id first.
+        rows[0]["id"] = _insert(connection, rows, now)
+    elif rows:
+        # Several rows: a multi-row INSERT numbers them in no promised order, so the
+        # ids are reserved first, ascending in the chain's order.
         ids = reserve_ids(session, _AUDIT_TABLE, len(rows))
         for row, new_id in zip(rows, ids, strict=True):
             row["id"] = new_id
-        connection = session.connection()
-        if connection.dialect.name == "sqlite":
-            # Straight to the driver, values as SQLAlchemy's SQLite types store them (naive
-            # UTC timestamp text, the changes' canonical text as it is): per-parameter
-            # processing costs more than the rest of a bulk append (laboratory import).
-            stamp = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-            connection.exec_driver_sql(_SQLITE_INSERT, [
-                (row["id"], stamp, row["user_id"], row["user_name"], row["user_role"],
-                 row["site_code"], row["action"], row["entity"], row["entity_id"],
-                 row["study_number"], row["changes_text"], row["reason"], row["previous_hash"],
-                 row["row_hash"]) for row in rows])
-        else:
-            session.execute(_INSERT, rows)
+        _insert(connection, rows, now)
     return rows
+
+
+def _insert(connection: Connection, rows: list[dict[str, Any]], now: datetime) -> int | None:
+    """Write the rows; the id given to the row when there is one and it had none."""
+    if connection.dialect.name == "sqlite":
+        # Straight to the driver, values as SQLAlchemy's SQLite types store them (naive
+        # UTC timestamp text, the changes' canonical text as it is): per-parameter
+        # processing costs more than the rest of a bulk append (laboratory import).
+        stamp = now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        result = connection.exec_driver_sql(_SQLITE_INSERT, [
+            (row.get("id"), stamp, row["user_id"], row["user_name"], row["user_role"],
+             row["site_code"], row["action"], row["entity"], row["entity_id"],
+             row["study_number"], row["changes_text"], row["reason"], row["previous_hash"],
+             row["row_hash"]) for row in rows])
+        return result.lastrowid if len(rows) == 1 else None
+    if len(rows) == 1 and "id" not in rows[0]:
+        new_id: int = connection.execute(_INSERT_RETURNING_ID, rows[0]).scalar_one()
+        return new_id
+    connection.execute(_INSERT, rows)
+    return None
 
 
 _SQLITE_INSERT = (
