@@ -156,6 +156,12 @@ class ConsentRecord(FormRecordMixin, Base):
     investigator_signed_on: Mapped[date | None] = mapped_column(
         Date, comment="Investigator's signature"
     )
+    minor_at_consent: Mapped[bool | None] = mapped_column(
+        Boolean,
+        comment="Investigator's statement, in the month of the 18th birthday, that the "
+        "participant was a minor (True) or an adult (False) on the date of consent; "
+        "NULL: not stated (a minor in doubt)",
+    )
     is_valid: Mapped[bool] = mapped_column(
         Boolean, default=False, comment="Computed at save from the required signatories"
     )
