@@ -17,33 +17,41 @@ Work to do comes first (a query), then what stops work (a lock), then the
 review steps from the last to the first. A frozen participant's empty forms
 show as locked (nothing can be added); signatures and verifications only
 speak of records that exist, so an empty form stays empty otherwise.
-The grid of a page costs a constant number of queries, whatever its size.
+A page costs five statements whatever its size: the site's counts, the open
+queries per site, the page's participants, their review state (one statement
+over every form's table) and the time points due.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import defaultdict
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from sqlalchemy import (
+    Date,
+    Integer,
     String,
     and_,
+    any_,
     bindparam,
     case,
     exists,
     func,
-    literal,
+    literal_column,
     select,
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from trialdb.crf.definitions import FormSpec, load_forms
 from trialdb.models import (
@@ -125,72 +133,119 @@ class Dashboard:
     open_queries: dict[int, int] = field(default_factory=dict)
 
 
+_ALL_SITES = select(Site).order_by(Site.code)
+_SITES_AMONG = _ALL_SITES.where(Site.id.in_(bindparam("site_ids", expanding=True)))
+
+
 def visible_sites(session: Session, actor: Actor) -> list[Site]:
-    query = select(Site).order_by(Site.code)
-    if not actor.all_sites:
-        query = query.where(Site.id.in_(actor.site_ids or {-1}))
-    return list(session.scalars(query))
+    if actor.all_sites:
+        return list(session.scalars(_ALL_SITES))
+    return list(session.scalars(_SITES_AMONG, {"site_ids": sorted(actor.site_ids) or [-1]}))
 
 
-@lru_cache(maxsize=4)
-def _status_query(form_names: tuple[str, ...]) -> Any:
-    """One UNION ALL over the forms' tables, built once: the participant ids are an
-    expanding parameter, so every page reuses the same compiled statement.
+def _constant(value: str | int) -> Any:
+    """A constant written into the SQL text rather than bound: the statements keep
+    a handful of parameters, and the planner sees the values. Only code-defined
+    names and numbers come here."""
+    if isinstance(value, int):
+        return literal_column(str(int(value)), Integer())
+    if not re.fullmatch(r"\w+", value):
+        raise ValueError(f"not a plain name: {value!r}")
+    return literal_column(f"'{value}'", String())
 
-    Per form and participant: live records, how many are complete, verified,
-    locked, and carry a valid signature (review rows are unique per record,
-    so the outer join never multiplies a record).
+
+class _DaysBetween(FunctionElement[int]):
+    """Whole days from the first date to the second (day numbers count from D0)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(_DaysBetween)
+def _days_between(element: _DaysBetween, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({end} - {start})"  # PostgreSQL: date - date is a number of days
+
+
+@compiles(_DaysBetween, "sqlite")
+def _days_between_sqlite(element: _DaysBetween, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(julianday({end}) - julianday({start}) AS INTEGER)"
+
+
+def _listed(column: Any, dialect: str) -> Any:
+    """`column` is one of the page's participant ids, bound as one parameter
+    (``ids``) whatever the page's size: an array on PostgreSQL, a JSON list on
+    SQLite (no arrays there). The statement text stays fixed, compiled once,
+    instead of one placeholder per id in each of its sixteen lists."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return column.in_(select(literal_column("value", Integer))
+                      .select_from(func.json_each(bindparam("ids", type_=String))))
+
+
+def _ids_parameter(session: Session, ids: list[int]) -> list[int] | str:
+    return ids if session.get_bind().dialect.name == "postgresql" else json.dumps(ids)
+
+
+#: Row kinds of the grid statement.
+_FORM, _QUERY, _FROZEN, _SIGNED = "form", "query", "frozen", "signed"
+
+
+@lru_cache(maxsize=8)
+def _grid_query(form_names: tuple[str, ...], dialect: str) -> Any:
+    """The review state of a page of participants in one statement, built once.
+
+    Rows (kind, name, pid, n, done, verified, locked, signed):
+    - ``form``: a form (name) with n live records, how many are complete,
+      verified, locked, and carry a valid signature (review rows are unique
+      per record, so the outer join never multiplies a record);
+    - ``query``: n open or answered queries on a form table (name);
+    - ``frozen`` / ``signed``: the participant's casebook is locked / signed.
     """
     forms = load_forms()
-    ids: Any = bindparam("ids", expanding=True)
-
-    def per_form(name: str) -> Any:
-        model: Any = forms[name].model
-        entity = model.__tablename__
-        signed = exists().where(Signature.entity == entity, Signature.record_id == model.id,
-                                Signature.invalidated_at.is_(None))
-        return (
-            select(literal(name).label("form"), model.participant_id.label("pid"),
-                   func.count().label("total"),
-                   func.sum(case((model.is_complete.is_(True), 1), else_=0)).label("done"),
-                   func.sum(case((RecordReview.verified_at.is_not(None), 1), else_=0))
-                   .label("verified"),
-                   func.sum(case((RecordReview.locked_at.is_not(None), 1), else_=0))
-                   .label("locked"),
-                   func.sum(case((signed, 1), else_=0)).label("signed"))
-            .select_from(model)
-            .outerjoin(RecordReview, and_(RecordReview.entity == entity,
-                                          RecordReview.record_id == model.id))
-            .where(model.participant_id.in_(ids), model.is_deleted.is_(False))
-            .group_by(model.participant_id)
-        )
-
-    return union_all(*[per_form(name) for name in form_names])
-
-
-@lru_cache(maxsize=1)
-def _governance_query() -> Any:
-    """Open queries per form table and participant, frozen participants and
-    signed casebooks, for a page of participants, in one statement."""
-    ids: Any = bindparam("ids", expanding=True)
+    records = union_all(*[
+        select(_constant(name).label("form"), _constant(model.__tablename__).label("entity"),
+               model.id.label("id"), model.participant_id.label("pid"),
+               model.is_complete.label("complete"))
+        .where(_listed(model.participant_id, dialect), model.is_deleted.is_(False))
+        for name in form_names for model in [forms[name].model]
+    ]).subquery("live_record")
+    one, zero = _constant(1), _constant(0)
+    signed = exists().where(Signature.entity == records.c.entity,
+                            Signature.record_id == records.c.id,
+                            Signature.invalidated_at.is_(None))
+    casebook = _constant(CASEBOOK)
     return union_all(
-        select(literal("query").label("kind"), DataQuery.entity.label("entity"),
-               DataQuery.participant_id.label("pid"), func.count().label("n"))
-        .where(DataQuery.participant_id.in_(ids), DataQuery.status != QueryStatus.CLOSED)
+        select(_constant(_FORM).label("kind"), records.c.form.label("name"),
+               records.c.pid.label("pid"), func.count().label("n"),
+               func.count(case((records.c.complete.is_(True), one))).label("done"),
+               func.count(RecordReview.verified_at).label("verified"),
+               func.count(RecordReview.locked_at).label("locked"),
+               func.count(case((signed, one))).label("signed"))
+        .select_from(records.outerjoin(RecordReview, and_(
+            RecordReview.entity == records.c.entity, RecordReview.record_id == records.c.id)))
+        .group_by(records.c.form, records.c.pid),
+        select(_constant(_QUERY), DataQuery.entity, DataQuery.participant_id, func.count(),
+               zero, zero, zero, zero)
+        .where(_listed(DataQuery.participant_id, dialect),
+               DataQuery.status != _constant(QueryStatus.CLOSED.value))
         .group_by(DataQuery.entity, DataQuery.participant_id),
-        select(literal("frozen"), literal(CASEBOOK), RecordReview.participant_id, func.count())
-        .where(RecordReview.participant_id.in_(ids), RecordReview.entity == CASEBOOK,
+        select(_constant(_FROZEN), casebook, RecordReview.participant_id, func.count(),
+               zero, zero, zero, zero)
+        .where(_listed(RecordReview.participant_id, dialect), RecordReview.entity == casebook,
                RecordReview.locked_at.is_not(None))
         .group_by(RecordReview.participant_id),
-        select(literal("signed"), literal(CASEBOOK), Signature.participant_id, func.count())
-        .where(Signature.participant_id.in_(ids), Signature.entity == CASEBOOK,
+        select(_constant(_SIGNED), casebook, Signature.participant_id, func.count(),
+               zero, zero, zero, zero)
+        .where(_listed(Signature.participant_id, dialect), Signature.entity == casebook,
                Signature.invalidated_at.is_(None))
         .group_by(Signature.participant_id),
     )
 
 
-@dataclass(frozen=True)
-class FormCounts:
+class FormCounts(NamedTuple):
     """One form of one participant: live records and their review state."""
 
     total: int = 0
@@ -218,47 +273,100 @@ def cell_status(counts: FormCounts, *, open_queries: int = 0, frozen: bool = Fal
 
 
 def _form_statuses(session: Session, forms: list[FormSpec],
-                   participant_ids: list[int]) -> dict[str, dict[int, str]]:
-    """Status of every form for these participants, in two queries."""
-    connection = session.connection()
+                   participant_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Status of every form for these participants, by participant, in one statement."""
     counts: dict[tuple[str, int], FormCounts] = {}
-    query = _status_query(tuple(form.name for form in forms))
-    for name, pid, total, done, verified, locked, signed in connection.execute(
-            query, {"ids": participant_ids}):
-        counts[(name, pid)] = FormCounts(int(total), int(done or 0), int(verified or 0),
-                                         int(locked or 0), int(signed or 0))
     queries: dict[tuple[str, int], int] = {}
     frozen: set[int] = set()
     casebook_signed: set[int] = set()
-    for kind, entity, pid, n in connection.execute(_governance_query(),
-                                                   {"ids": participant_ids}):
-        if kind == "query":
-            queries[(entity, pid)] = int(n)
-        elif kind == "frozen":
+    statement = _grid_query(tuple(form.name for form in forms),
+                            session.get_bind().dialect.name)
+    for kind, name, pid, n, done, verified, locked, signed in session.connection().execute(
+            statement, {"ids": _ids_parameter(session, participant_ids)}).all():
+        if kind == _FORM:
+            counts[(name, pid)] = FormCounts(n, done, verified, locked, signed)
+        elif kind == _QUERY:
+            queries[(name, pid)] = n
+        elif kind == _FROZEN:
             frozen.add(pid)
         else:
             casebook_signed.add(pid)
     nothing = FormCounts()
-    statuses: dict[str, dict[int, str]] = {}
-    for form in forms:
-        entity = form.model.__tablename__
-        statuses[form.name] = {
-            pid: cell_status(counts.get((form.name, pid), nothing),
-                             open_queries=queries.get((entity, pid), 0), frozen=pid in frozen,
-                             casebook_signed=pid in casebook_signed)
-            for pid in participant_ids}
+    names = [(form.name, form.model.__tablename__) for form in forms]
+    statuses: dict[int, dict[str, str]] = {}
+    for pid in participant_ids:
+        is_frozen, is_signed = pid in frozen, pid in casebook_signed
+        row = statuses[pid] = {}
+        for name, entity in names:
+            form_counts = counts.get((name, pid))
+            open_queries = queries.get((entity, pid), 0)
+            if form_counts is None and not open_queries and not is_frozen:
+                row[name] = EMPTY  # most cells: no record, nothing to walk
+            else:
+                row[name] = cell_status(form_counts or nothing, open_queries=open_queries,
+                                        frozen=is_frozen, casebook_signed=is_signed)
     return statuses
+
+
+_OPEN_QUERIES_BY_SITE = (
+    select(Participant.site_id, func.count(DataQuery.id))
+    .join(Participant, Participant.id == DataQuery.participant_id)
+    .where(Participant.site_id.in_(bindparam("site_ids", expanding=True)),
+           DataQuery.status != _constant(QueryStatus.CLOSED.value))
+    .group_by(Participant.site_id)
+)
+#: Participants of a site per status (the page's counts).
+_STATUS_COUNTS = (
+    select(Participant.status, func.count()).where(Participant.site_id == bindparam("site_id"))
+    .group_by(Participant.status)
+)
+#: One page of a site's participants, in study-number order.
+_PAGE = (
+    select(Participant.id, Participant.study_number, Participant.status)
+    .where(Participant.site_id == bindparam("site_id")).order_by(Participant.study_number)
+    .limit(bindparam("limit")).offset(bindparam("offset"))
+)
 
 
 def open_queries_by_site(session: Session, site_ids: list[int]) -> dict[int, int]:
     """Open or answered queries per site (sites without any are left out)."""
     if not site_ids:
         return {}
-    return {int(site): int(n) for site, n in session.execute(
-        select(Participant.site_id, func.count(DataQuery.id))
-        .join(Participant, Participant.id == DataQuery.participant_id)
-        .where(Participant.site_id.in_(site_ids), DataQuery.status != QueryStatus.CLOSED)
-        .group_by(Participant.site_id))}
+    return {int(site): int(n) for site, n in session.connection().execute(
+        _OPEN_QUERIES_BY_SITE, {"site_ids": site_ids})}
+
+
+@lru_cache(maxsize=4)
+def _due_query(schedule: tuple[TimePoint, ...]) -> Any:
+    """Infusions of a site's followed participants since a date (parameters:
+    site_id, since), each with one 0/1 column per time point of `schedule`:
+    whether a CMV blood sample falls in its window. Built once."""
+    d0 = CarTInfusion.infused_on
+    load = ViralLoadResult
+    samples = (
+        select(CarTInfusion.id.label("infusion"), Participant.study_number.label("number"),
+               _raw_date(d0).label("d0"), _DaysBetween(d0, load.sampled_on).label("day"))
+        .join(CarTInfusion, CarTInfusion.participant_id == Participant.id)
+        .outerjoin(load, and_(
+            load.participant_id == Participant.id, load.virus == _constant(Virus.CMV.value),
+            load.specimen.in_([_constant(Specimen.PLASMA.value),
+                               _constant(Specimen.WHOLE_BLOOD.value)]),
+            load.is_deleted.is_(False)))
+        .where(Participant.site_id == bindparam("site_id"),
+               Participant.status.in_([_constant(status.value) for status in FOLLOWED]),
+               CarTInfusion.is_deleted.is_(False), d0 >= bindparam("since", type_=Date))
+        # materialized: SQLite would otherwise work out each row's day once per time point
+        .cte("sample_day").prefix_with("MATERIALIZED")
+    )
+    day = samples.c.day
+    return (
+        select(samples.c.number, samples.c.d0, *[
+            func.max(case((day.between(_constant(point.day - point.before),
+                                       _constant(point.day + point.after)), _constant(1)),
+                          else_=_constant(0)))
+            for point in schedule])
+        .group_by(samples.c.infusion, samples.c.number, samples.c.d0)
+    )
 
 
 def due_time_points(session: Session, site_id: int, today: date,
@@ -269,40 +377,17 @@ def due_time_points(session: Session, site_id: int, today: date,
     # samples are protocol deviations by then, not work for today.
     horizon = today - timedelta(days=max(p.day + p.after for p in schedule)
                                 + OVERDUE_LISTED_DAYS)
-    infused = session.connection().execute(
-        select(Participant.id, Participant.study_number, CarTInfusion.infused_on)
-        .join(CarTInfusion, CarTInfusion.participant_id == Participant.id)
-        .where(Participant.site_id == site_id, Participant.status.in_(FOLLOWED),
-               CarTInfusion.is_deleted.is_(False), CarTInfusion.infused_on >= horizon)
-    ).all()
-    if not infused:
-        return []
-    earliest = min(d0 for _pid, _number, d0 in infused) + timedelta(
-        days=min(p.day - p.before for p in schedule))
-    samples: dict[int, list[date]] = defaultdict(list)
-    # Core rows: thousands of (id, date) pairs need no ORM bookkeeping.
-    for pid, sampled_on in session.connection().execute(
-        select(ViralLoadResult.participant_id, _raw_date(ViralLoadResult.sampled_on))
-        .join(Participant, Participant.id == ViralLoadResult.participant_id)
-        .where(Participant.site_id == site_id, ViralLoadResult.virus == Virus.CMV,
-               ViralLoadResult.specimen.in_([Specimen.PLASMA, Specimen.WHOLE_BLOOD]),
-               ViralLoadResult.sampled_on >= earliest, ViralLoadResult.is_deleted.is_(False))
-    ):
-        samples[pid].append(_as_date(sampled_on))
-    for days in samples.values():
-        days.sort()
     due = []
-    for pid, number, d0 in infused:
-        days = samples.get(pid, [])
-        for point in schedule:
+    for number, infused_on, *sampled in session.connection().execute(
+            _due_query(schedule), {"site_id": site_id, "since": horizon}).all():
+        d0 = _as_date(infused_on)
+        for point, in_window in zip(schedule, sampled, strict=True):
             start = d0 + timedelta(days=point.day - point.before)
             if start > today:
                 break
-            end = d0 + timedelta(days=point.day + point.after)
-            first = bisect_left(days, start)
-            if first < len(days) and days[first] <= end:
-                continue  # a sample in the window
-            due.append(DueTimePoint(number, point.name, start, end, overdue=end < today))
+            if not in_window:
+                end = d0 + timedelta(days=point.day + point.after)
+                due.append(DueTimePoint(number, point.name, start, end, overdue=end < today))
     due.sort(key=lambda d: (not d.overdue, d.window_end, d.study_number))
     return due
 
@@ -317,10 +402,10 @@ def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
     """
     today = today or date.today()
     forms = list(load_forms().values())
+    connection = session.connection()
     counts: dict[str, int] = {
-        str(status): int(n) for status, n in session.execute(
-            select(Participant.status, func.count()).where(Participant.site_id == site_id)
-            .group_by(Participant.status))
+        str(status): int(n)
+        for status, n in connection.execute(_STATUS_COUNTS, {"site_id": site_id})
     }
     total = sum(counts.values())
     counts["total"] = total
@@ -328,21 +413,15 @@ def site_dashboard(session: Session, site_id: int, today: date | None = None, *,
     counts["open_queries"] = open_queries.get(site_id, 0)
     pages = max(1, -(-total // page_size))
     page = min(max(1, page), pages)
-    participants = session.execute(
-        select(Participant.id, Participant.study_number, Participant.status)
-        .where(Participant.site_id == site_id).order_by(Participant.study_number)
-        .limit(page_size).offset((page - 1) * page_size)
-    ).all()
-    ids = [pid for pid, _number, _status in participants]
-    per_form = _form_statuses(session, forms, ids) if ids else {}
-    rows = []
-    for pid, number, status in participants:
-        row = DashboardRow(pid, number, status)
-        for form in forms:
-            row.statuses[form.name] = per_form[form.name].get(pid, EMPTY)
-        rows.append(row)
-    return Dashboard(forms, rows, counts, due_time_points(session, site_id, today), page, pages,
-                     open_queries)
+    participants = connection.execute(
+        _PAGE, {"site_id": site_id, "limit": page_size, "offset": (page - 1) * page_size}).all()
+    per_participant = _form_statuses(
+        session, forms, [pid for pid, _number, _status in participants]) if participants else {}
+    rows = [DashboardRow(pid, number, status, per_participant[pid])
+            for pid, number, status in participants]
+    due = due_time_points(session, site_id, today)
+    counts["overdue"] = sum(1 for point in due if point.overdue)
+    return Dashboard(forms, rows, counts, due, page, pages, open_queries)
 
 
 def participant_form_statuses(session: Session, participant_id: int) -> dict[str, tuple[str, int]]:
