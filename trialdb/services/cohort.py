@@ -119,6 +119,9 @@ class ConsentForm:
     parent_2_signed_on: date | None = None
     legal_representative_signed_on: date | None = None
     investigator_signed_on: date | None = None
+    #: The investigator's statement of minor (True) or adult (False) on the date
+    #: of consent, read only in the month of the 18th birthday.
+    minor_at_consent: bool | None = None
     withdrawn_on: date | None = None
     withdrawal_data_choice: WithdrawalDataChoice | None = None
     withdrawal_note: str | None = None
@@ -389,6 +392,7 @@ def _prepare(bundle: ParticipantBundle, site: Site, assays: Mapping[str, Assay],
             parent_2_signed_on=form.parent_2_signed_on,
             legal_representative_signed_on=form.legal_representative_signed_on,
             investigator_signed_on=form.investigator_signed_on,
+            minor_at_consent=form.minor_at_consent,
             withdrawn_on=form.withdrawn_on, withdrawal_data_choice=form.withdrawal_data_choice,
         )
         consent_decision = assess_consent(facts)
@@ -408,6 +412,7 @@ def _prepare(bundle: ParticipantBundle, site: Site, assays: Mapping[str, Assay],
             "parent_2_signed_on": form.parent_2_signed_on,
             "legal_representative_signed_on": form.legal_representative_signed_on,
             "investigator_signed_on": form.investigator_signed_on,
+            "minor_at_consent": form.minor_at_consent,
             "is_valid": consent_decision.valid,
             "withdrawn_on": form.withdrawn_on,
             "withdrawal_data_choice": form.withdrawal_data_choice,

@@ -26,11 +26,12 @@ from trialdb.study.consent import (
     Signatory,
     assess_consent,
     expected_regime,
+    minor_on_consent,
     recommended_signatories,
     required_signatories,
 )
 from trialdb.study.eligibility import EligibilityDecision, EligibilityFacts, assess_eligibility
-from trialdb.study.timeline import age_at, is_minor_at
+from trialdb.study.timeline import AGE_OF_MAJORITY, age_at, minimum_age_at
 from trialdb.vocab import ParticipantStatus
 
 #: Which ConsentRecord column holds each signatory's date.
@@ -49,6 +50,10 @@ class Signatories:
     minor: bool
     required: frozenset[Signatory]
     recommended: frozenset[Signatory]
+    #: Consent in the month of the 18th birthday: minor or adult is the
+    #: investigator's statement, or minor when none is given.
+    birthday_month: bool = False
+    stated: bool = False
 
     def fields(self, which: frozenset[Signatory]) -> list[str]:
         return [SIGNATURE_FIELDS[s] for s in Signatory if s in which]
@@ -66,18 +71,32 @@ class ScreeningState:
         return self.decision.included_allowed
 
 
-def signatories_for(participant: Participant, consent_on: date,
-                    only_one_parent_alive: bool) -> Signatories:
-    """Who must sign on that date, from the part and the age (trialdb.study.consent)."""
-    if (consent_on.year, consent_on.month) < (participant.birth_year, participant.birth_month):
-        consent_on = date(participant.birth_year, participant.birth_month, 1)
-    minor = is_minor_at(participant.birth_year, participant.birth_month, consent_on)
-    child_age = age_at(participant.birth_year, participant.birth_month, consent_on) if minor else None
+def signatories_for(participant: Participant, consent_on: date, only_one_parent_alive: bool,
+                    minor_at_consent: bool | None = None) -> Signatories:
+    """Who must sign on that date, from the part, the age and the investigator's
+    statement of minor or adult (trialdb.study.consent).
+
+    A statement contradicting the birth month is left out here (the save refuses
+    it with a message on its field), so the page can still show who signs.
+    """
+    year, month = participant.birth_year, participant.birth_month
+    if (consent_on.year, consent_on.month) < (year, month):
+        consent_on = date(year, month, 1)
+    birthday_month = minimum_age_at(year, month, consent_on) < AGE_OF_MAJORITY <= age_at(
+        year, month, consent_on)
+    stated = birthday_month and minor_at_consent is not None
+    minor = minor_on_consent(ConsentFacts(
+        part=participant.part, regime=expected_regime(participant.part), consent_on=consent_on,
+        birth_year=year, birth_month=month, today=consent_on,
+        minor_at_consent=minor_at_consent if stated else None))
+    child_age = age_at(year, month, consent_on) if minor else None
     return Signatories(
         minor=minor,
         required=required_signatories(participant.part, minor, only_one_parent_alive,
                                       child_age_years=child_age),
         recommended=recommended_signatories(participant.part, minor, child_age_years=child_age),
+        birthday_month=birthday_month,
+        stated=stated,
     )
 
 
@@ -110,6 +129,7 @@ def consent_decision(participant: Participant, values: Mapping[str, Any],
         parent_2_signed_on=values.get("parent_2_signed_on"),
         legal_representative_signed_on=values.get("legal_representative_signed_on"),
         investigator_signed_on=values.get("investigator_signed_on"),
+        minor_at_consent=values.get("minor_at_consent"),
         withdrawn_on=values.get("withdrawn_on"),
         withdrawal_data_choice=values.get("withdrawal_data_choice"),
     ))
@@ -120,7 +140,7 @@ def _record_values(record: Any, names: list[str]) -> dict[str, Any]:
 
 
 _CONSENT_FIELDS = ["consent_on", "document_date", "only_one_parent_alive", *SIGNATURE_FIELDS.values(),
-                   "withdrawn_on", "withdrawal_data_choice"]
+                   "minor_at_consent", "withdrawn_on", "withdrawal_data_choice"]
 
 
 def eligibility_decision(participant: Participant, answers: EligibilityAssessment | None,

@@ -88,6 +88,11 @@ _TEXT: dict[str, tuple[str, str]] = {
     "recommended_signatories": ("Recommandé", "Recommended"),
     "minor_at_consent": ("Mineur à la date du consentement", "Minor on the date of consent"),
     "adult_at_consent": ("Majeur à la date du consentement", "Adult on the date of consent"),
+    "birthday_month_default": ("mois des 18 ans : mineur faute de déclaration de l'investigateur",
+                               "month of the 18th birthday: a minor unless the investigator "
+                               "states otherwise"),
+    "birthday_month_stated": ("mois des 18 ans : selon la déclaration de l'investigateur",
+                              "month of the 18th birthday: as stated by the investigator"),
     "consent_valid": ("Consentement valide", "Consent valid"),
     "consent_invalid": ("Consentement incomplet ou non valide", "Consent incomplete or not valid"),
     "include": ("Inclure", "Include"),

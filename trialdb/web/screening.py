@@ -13,7 +13,7 @@ from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from trialdb.crf.definitions import code_label
-from trialdb.crf.forms import BLANK_CHOICE, form_class, form_data, options
+from trialdb.crf.forms import BLANK_CHOICE, form_class, form_data, options, to_model_value
 from trialdb.crf.messages import message, wtforms_translations
 from trialdb.errors import NotFound, UserError
 from trialdb.services import dashboard, participants, screening
@@ -107,11 +107,12 @@ def new() -> Response | str | tuple[str, int]:
     return (page, status) if status != 200 else page
 
 
-def _screening_context(participant: Any, consent_on: date | None,
-                       only_one_parent_alive: bool) -> dict[str, Any]:
+def _screening_context(participant: Any, consent_on: date | None, only_one_parent_alive: bool,
+                       minor_at_consent: bool | None) -> dict[str, Any]:
     state = screening.screening_state(db(), participant)
     when = consent_on or (state.consent.consent_on if state.consent else date.today())
-    signers = screening.signatories_for(participant, when, only_one_parent_alive)
+    signers = screening.signatories_for(participant, when, only_one_parent_alive,
+                                        minor_at_consent)
     return {"state": state, "signers": signers, "signatory_label": signatory_label,
             "Signatory": Signatory, "required_fields": signers.fields(signers.required),
             "recommended_fields": signers.fields(signers.recommended)}
@@ -144,10 +145,13 @@ def form(study_number: str, form_name: str) -> Response | tuple[str, int]:
             flash("saved")
             return redirect(url_for("screening.form", study_number=study_number,
                                     form_name=form_name))
-    consent_on = crf.consent_on.data if form_name == "consent" else None
-    only_one = bool(crf.only_one_parent_alive.data) if form_name == "consent" else False
+    consent_on, only_one, statement = None, False, None
+    if form_name == "consent":
+        consent_on = crf.consent_on.data
+        only_one = bool(crf.only_one_parent_alive.data)
+        statement = to_model_value(spec.field("minor_at_consent"), crf.minor_at_consent.data)
     return render_crf(spec, participant, crf, record, status, template="screening_form.html",
-                      **_screening_context(participant, consent_on, only_one))
+                      **_screening_context(participant, consent_on, only_one, statement))
 
 
 @bp.route("/participants/<study_number>/include", methods=["POST"])
