@@ -41,7 +41,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    exists,
     func,
     literal_column,
     select,
@@ -200,9 +199,15 @@ def _grid_query(form_names: tuple[str, ...], dialect: str) -> Any:
     Rows (kind, name, pid, n, done, verified, locked, signed):
     - ``form``: a form (name) with n live records, how many are complete,
       verified, locked, and carry a valid signature (review rows are unique
-      per record, so the outer join never multiplies a record);
+      per record and signatures are taken once per record, so the outer
+      joins never multiply a record);
     - ``query``: n open or answered queries on a form table (name);
     - ``frozen`` / ``signed``: the participant's casebook is locked / signed.
+
+    Reviews and signatures are looked up through their participant (indexed),
+    so the work follows the page, not the size of the review tables: they
+    carry their record's participant (services.review takes it from the record
+    or from a page that checked the record is the participant's).
     """
     forms = load_forms()
     records = union_all(*[
@@ -212,36 +217,41 @@ def _grid_query(form_names: tuple[str, ...], dialect: str) -> Any:
         .where(_listed(model.participant_id, dialect), model.is_deleted.is_(False))
         for name in form_names for model in [forms[name].model]
     ]).subquery("live_record")
-    one, zero = _constant(1), _constant(0)
-    signed = exists().where(Signature.entity == records.c.entity,
-                            Signature.record_id == records.c.id,
-                            Signature.invalidated_at.is_(None))
-    casebook = _constant(CASEBOOK)
+    reviews = (select(RecordReview.participant_id, RecordReview.entity, RecordReview.record_id,
+                      RecordReview.verified_at, RecordReview.locked_at)
+               .where(_listed(RecordReview.participant_id, dialect)).cte("page_review"))
+    signatures = (select(Signature.participant_id, Signature.entity, Signature.record_id)
+                  .where(_listed(Signature.participant_id, dialect),
+                         Signature.invalidated_at.is_(None))
+                  .distinct().cte("page_signature"))
+    one, zero, casebook = _constant(1), _constant(0), _constant(CASEBOOK)
     return union_all(
         select(_constant(_FORM).label("kind"), records.c.form.label("name"),
                records.c.pid.label("pid"), func.count().label("n"),
                func.count(case((records.c.complete.is_(True), one))).label("done"),
-               func.count(RecordReview.verified_at).label("verified"),
-               func.count(RecordReview.locked_at).label("locked"),
-               func.count(case((signed, one))).label("signed"))
-        .select_from(records.outerjoin(RecordReview, and_(
-            RecordReview.entity == records.c.entity, RecordReview.record_id == records.c.id)))
+               func.count(reviews.c.verified_at).label("verified"),
+               func.count(reviews.c.locked_at).label("locked"),
+               func.count(signatures.c.record_id).label("signed"))
+        .select_from(
+            records
+            .outerjoin(reviews, and_(reviews.c.entity == records.c.entity,
+                                     reviews.c.record_id == records.c.id))
+            .outerjoin(signatures, and_(signatures.c.entity == records.c.entity,
+                                        signatures.c.record_id == records.c.id)))
         .group_by(records.c.form, records.c.pid),
         select(_constant(_QUERY), DataQuery.entity, DataQuery.participant_id, func.count(),
                zero, zero, zero, zero)
         .where(_listed(DataQuery.participant_id, dialect),
                DataQuery.status != _constant(QueryStatus.CLOSED.value))
         .group_by(DataQuery.entity, DataQuery.participant_id),
-        select(_constant(_FROZEN), casebook, RecordReview.participant_id, func.count(),
+        select(_constant(_FROZEN), casebook, reviews.c.participant_id, func.count(),
                zero, zero, zero, zero)
-        .where(_listed(RecordReview.participant_id, dialect), RecordReview.entity == casebook,
-               RecordReview.locked_at.is_not(None))
-        .group_by(RecordReview.participant_id),
-        select(_constant(_SIGNED), casebook, Signature.participant_id, func.count(),
+        .where(reviews.c.entity == casebook, reviews.c.locked_at.is_not(None))
+        .group_by(reviews.c.participant_id),
+        select(_constant(_SIGNED), casebook, signatures.c.participant_id, func.count(),
                zero, zero, zero, zero)
-        .where(_listed(Signature.participant_id, dialect), Signature.entity == casebook,
-               Signature.invalidated_at.is_(None))
-        .group_by(Signature.participant_id),
+        .where(signatures.c.entity == casebook)
+        .group_by(signatures.c.participant_id),
     )
 
 
