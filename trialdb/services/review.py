@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from trialdb.db import utcnow
 from trialdb.errors import Forbidden, InvalidInput, NotFound
@@ -72,57 +75,94 @@ def _review(session: Session, participant_id: int, entity: str, record_id: int,
 # --- the write hooks -------------------------------------------------------
 
 _REVIEWS = cast(Table, RecordReview.__table__)
-#: Built once, in Core: every CRF write runs one of them, and a statement object
-#: memoises its cache key. A new record can only be held by a frozen casebook.
-_FROZEN = select(_REVIEWS.c.id).where(
-    _REVIEWS.c.participant_id == bindparam("participant_id"),
-    _REVIEWS.c.locked_at.is_not(None), _REVIEWS.c.entity == CASEBOOK).limit(1)
-_FROZEN_OR_LOCKED = select(_REVIEWS.c.id).where(
-    _REVIEWS.c.participant_id == bindparam("participant_id"),
-    _REVIEWS.c.locked_at.is_not(None),
-    or_(_REVIEWS.c.entity == CASEBOOK,
-        (_REVIEWS.c.entity == bindparam("entity")) & (_REVIEWS.c.record_id == bindparam("record_id")))
-).limit(1)
+_HELD = (_REVIEWS.c.participant_id == bindparam("participant_id")) & _REVIEWS.c.locked_at.is_not(None)
+#: Whether a write is refused, as one EXISTS that a caller may read together with
+#: other values (bound: participant_id; for an existing record, entity and record_id
+#: too). A new record can only be held by a frozen casebook. Built once: a statement
+#: object memoises its cache key, which costs more than the lookup itself.
+NEW_RECORD_LOCKED = exists().where(_HELD, _REVIEWS.c.entity == CASEBOOK)
+RECORD_LOCKED = exists().where(_HELD, or_(
+    _REVIEWS.c.entity == CASEBOOK,
+    (_REVIEWS.c.entity == bindparam("entity")) & (_REVIEWS.c.record_id == bindparam("record_id"))))
+_READ_LOCKS = {False: select(NEW_RECORD_LOCKED), True: select(RECORD_LOCKED)}
+
+
+def lock_parameters(participant: Participant, entity: str,
+                    record_id: int | None) -> dict[str, Any]:
+    """The values bound by NEW_RECORD_LOCKED (record_id None) or RECORD_LOCKED."""
+    if record_id is None:
+        return {"participant_id": participant.id}
+    return {"participant_id": participant.id, "entity": entity, "record_id": record_id}
 
 
 def guard_write(session: Session, participant: Participant, entity: str,
-                record_id: int | None) -> None:
-    """Refuse a write to a frozen participant or a locked record (403)."""
-    if record_id is None:
-        locked = session.execute(_FROZEN, {"participant_id": participant.id}).first()
-    else:
-        locked = session.execute(_FROZEN_OR_LOCKED, {
-            "participant_id": participant.id, "entity": entity, "record_id": record_id}).first()
-    if locked is not None:
+                record_id: int | None, *, locked: bool | None = None) -> None:
+    """Refuse a write to a frozen participant or a locked record (403).
+
+    `locked`: the EXISTS above, when the caller has already read it in this
+    transaction (it is read here otherwise).
+    """
+    if locked is None:
+        locked = bool(session.execute(_READ_LOCKS[record_id is not None],
+                                      lock_parameters(participant, entity, record_id)).scalar())
+    if locked:
         raise Forbidden("These data are locked: ask a data manager to unlock them.",
                         "Ces données sont verrouillées : demandez leur déverrouillage "
                         "à un data manager.")
+
+
+_SIGNATURES = cast(Table, Signature.__table__)
+#: The two voiding statements, built once in Core (see guard_write): one
+#: statement each, whether or not there is anything to void.
+_UNVERIFY = (update(_REVIEWS)
+             .where(_REVIEWS.c.entity == bindparam("of_entity"),
+                    _REVIEWS.c.record_id == bindparam("of_record"),
+                    _REVIEWS.c.verified_at.is_not(None))
+             .values(verified_at=None, verified_by=None)
+             .returning(_REVIEWS.c.id))
+_VOID_SIGNATURES = (update(_SIGNATURES)
+                    .where(_SIGNATURES.c.participant_id == bindparam("of_participant"),
+                           _SIGNATURES.c.invalidated_at.is_(None),
+                           or_(_SIGNATURES.c.entity == CASEBOOK,
+                               (_SIGNATURES.c.entity == bindparam("of_entity"))
+                               & (_SIGNATURES.c.record_id == bindparam("of_record"))))
+                    .values(invalidated_at=bindparam("now"))
+                    .returning(_SIGNATURES.c.id))
 
 
 def after_write(session: Session, participant: Participant, entity: str,
                 record_id: int) -> list[audit.Entry]:
     """A change voids the record's verification and the signatures over it.
 
-    Returns the audit entries for what was voided; the caller appends them
-    with its own entry, last, so the audit chain's lock is held briefly.
+    Called once the change is flushed. Returns the audit entries for what was
+    voided; the caller appends them with its own entry, last, so the audit
+    chain's lock is held briefly.
     """
     entries: list[audit.Entry] = []
-    review = _review(session, participant.id, entity, record_id)
-    if review is not None and review.verified_at is not None:
-        review.verified_at, review.verified_by = None, None
+    target = {"of_entity": entity, "of_record": record_id}
+    unverified = session.execute(_UNVERIFY, target).scalars().all()
+    _synchronise(session, RecordReview, unverified, {"verified_at": None, "verified_by": None})
+    if unverified:
         entries.append(_entry("unverify", participant, entity, record_id,
                               reason="data changed after verification"))
-    voided = session.execute(
-        update(Signature)
-        .where(Signature.participant_id == participant.id, Signature.invalidated_at.is_(None),
-               or_(Signature.entity == CASEBOOK,
-                   (Signature.entity == entity) & (Signature.record_id == record_id)))
-        .values(invalidated_at=utcnow())
-        .returning(Signature.id)
-    ).scalars().all()
+    now = utcnow()
+    voided = session.execute(_VOID_SIGNATURES, {
+        **target, "of_participant": participant.id, "now": now}).scalars().all()
+    _synchronise(session, Signature, voided, {"invalidated_at": now})
     entries.extend(_entry("invalidate", participant, "signature", signature_id,
                           reason=f"{entity} {record_id} changed") for signature_id in voided)
     return entries
+
+
+def _synchronise(session: Session, model: type[Any], ids: Sequence[int],
+                 values: dict[str, Any]) -> None:
+    """Copies in the session of rows a Core UPDATE changed take the new values
+    (what the ORM's own bulk UPDATE does)."""
+    for row_id in ids:
+        instance = session.identity_map.get(identity_key(model, row_id))
+        if instance is not None:
+            for name, value in values.items():
+                set_committed_value(instance, name, value)
 
 
 # --- queries ----------------------------------------------------------------
