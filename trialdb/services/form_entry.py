@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Executable, Table, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from trialdb.crf.definitions import FieldSpec, FormSpec
@@ -139,15 +139,44 @@ def check_form(session: Session, form: FormSpec, participant: Participant, save:
                today: date | None = None) -> dict[str, tuple[str, str]]:
     """Raise FieldErrors (hard) or SoftLimitWarnings (unconfirmed) before any write;
     return the soft-limit warnings the user confirmed."""
-    today = today or date.today()
-    problems = date_problems(form, save.values, participant,
-                             infusion_date(session, participant.id), today)
+    return _check(form, participant, save, infusion_date(session, participant.id), today)
+
+
+def _check(form: FormSpec, participant: Participant, save: FormSave, d0: date | None,
+           today: date | None) -> dict[str, tuple[str, str]]:
+    problems = date_problems(form, save.values, participant, d0, today or date.today())
     if problems:
         raise FieldErrors(problems)
     warnings = soft_limit_warnings(form, save.values)
     if warnings and not save.confirm_soft:
         raise SoftLimitWarnings(warnings)
     return warnings
+
+
+_SAVE_CONTEXTS: dict[tuple[type[Any], bool, bool], Executable] = {}
+
+
+def _save_context(session: Session, form: FormSpec, participant: Participant,
+                  record: FormRecordMixin | None) -> tuple[date | None, bool, bool]:
+    """What a save checks in the database, read in one statement: D0, whether a
+    lock refuses the write, and (for a new record of a non-repeating form) whether
+    the form already has its record."""
+    model = form.model
+    single = record is None and not form.repeating
+    key = (model, record is not None, single)
+    statement = _SAVE_CONTEXTS.get(key)
+    if statement is None:  # built once per form and case: it memoises its cache key
+        columns: list[Any] = [
+            _INFUSION_DATE.limit(1).scalar_subquery(),
+            review.NEW_RECORD_LOCKED if record is None else review.RECORD_LOCKED]
+        if single:
+            table = model.__table__
+            columns.append(exists().where(table.c.participant_id == bindparam("participant_id"),
+                                          table.c.is_deleted.is_(False)))
+        statement = _SAVE_CONTEXTS[key] = select(*columns)
+    row = session.execute(statement, review.lock_parameters(
+        participant, model.__tablename__, None if record is None else record.id)).one()
+    return row[0], bool(row[1]), single and bool(row[2])
 
 
 def save_form(session: Session, actor: Actor, participant: Participant, form: FormSpec,
@@ -158,19 +187,21 @@ def save_form(session: Session, actor: Actor, participant: Participant, form: Fo
     A value kept outside its soft limits raises a data query on its field,
     so that a monitor looks at it.
     """
-    confirmed = check_form(session, form, participant, save, today)
+    d0, locked, duplicate = _save_context(session, form, participant, record)
+    confirmed = _check(form, participant, save, d0, today)
     saved: FormRecordMixin
     if record is None:
-        if not form.repeating and existing_record(session, form, participant.id) is not None:
+        if duplicate:
             raise Conflict("This form already exists for the participant: open it to edit it.",
                            "Cette fiche existe déjà pour ce participant : ouvrez-la pour la "
                            "modifier.")
-        saved = records.create_record(
-            session, actor, participant, form.model, save.values, complete=save.complete)
+        saved = records.create_record(session, actor, participant, form.model, save.values,
+                                      complete=save.complete, locked=locked)
     else:
         saved = records.update_record(session, actor, record, save.values,
                                       expected_version=save.expected_version,
-                                      reason=save.reason, complete=save.complete)
+                                      reason=save.reason, complete=save.complete,
+                                      locked=locked)
     for field, (en, fr) in confirmed.items():
         if not review.open_query_count(session, participant.id, form.model.__tablename__,
                                        saved.id, field):

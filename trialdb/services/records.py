@@ -83,9 +83,10 @@ def _inserting(record_cls: type[Any]) -> Executable:
 
 def create_record(session: Session, actor: Actor, participant: Participant,
                   record_cls: type[R], values: Mapping[str, Any], *,
-                  complete: bool = False) -> R:
+                  complete: bool = False, locked: bool | None = None) -> R:
+    """`locked`: review.NEW_RECORD_LOCKED when the caller has read it already."""
     _check_fields(record_cls, values)
-    review.guard_write(session, participant, record_cls.__tablename__, None)
+    review.guard_write(session, participant, record_cls.__tablename__, None, locked=locked)
     record: R = session.execute(_inserting(record_cls), {
         **values, "participant_id": participant.id, "is_complete": complete}).scalar_one()
     changes = {name: [None, value] for name, value in values.items() if value is not None}
@@ -97,10 +98,11 @@ def create_record(session: Session, actor: Actor, participant: Participant,
 
 def update_record(session: Session, actor: Actor, record: R, values: Mapping[str, Any], *,
                   expected_version: int | None = None, reason: str | None = None,
-                  complete: bool | None = None) -> R:
+                  complete: bool | None = None, locked: bool | None = None) -> R:
     """Apply the changed fields; refuse a save based on an older version.
 
     Once a form is complete, a change needs a reason (audit trail rule).
+    `locked`: review.RECORD_LOCKED when the caller has read it already.
     """
     _check_fields(type(record), values)
     participant = visible_participant(session, actor, record.participant_id)  # type: ignore[attr-defined]
@@ -119,7 +121,8 @@ def update_record(session: Session, actor: Actor, record: R, values: Mapping[str
         changes["is_complete"] = [record.is_complete, complete]
     if not changes:
         return record
-    review.guard_write(session, participant, type(record).__tablename__, record.id)
+    review.guard_write(session, participant, type(record).__tablename__, record.id,
+                       locked=locked)
     reason = (reason or "").strip() or None
     if record.is_complete and reason is None:
         raise InvalidInput(
