@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from sqlalchemy import Executable, bindparam, select
 from werkzeug.wrappers import Response
 
 from trialdb.crf.definitions import FieldSpec, FormSpec, load_forms
@@ -37,9 +38,20 @@ def form_spec_or_404(name: str) -> FormSpec:
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in both databases
 
 
+_RECORD_LOOKUPS: dict[type[Any], Executable] = {}
+
+
 def record_or_404(spec: FormSpec, participant: Participant, record_id: int) -> Any:
-    record = db().get(spec.model, record_id) if 0 < record_id <= MAX_ID else None
-    if record is None or record.is_deleted or record.participant_id != participant.id:
+    """A live record of this participant (404 otherwise)."""
+    model = spec.model
+    statement = _RECORD_LOOKUPS.get(model)
+    if statement is None:  # built once per form: a statement memoises its cache key
+        statement = _RECORD_LOOKUPS[model] = select(model).where(
+            model.id == bindparam("record_id"),
+            model.participant_id == bindparam("participant_id"), model.is_deleted.is_(False))
+    record = db().execute(statement, {"record_id": record_id, "participant_id": participant.id}
+                          ).scalar() if 0 < record_id <= MAX_ID else None
+    if record is None:
         raise NotFound("No such record.", "Fiche introuvable.")
     return record
 
