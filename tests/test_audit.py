@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tests import factories
 from trialdb.models import AuditEvent
 from trialdb.services import audit
+from trialdb.services.actor import Actor
 
 
 def _trail(db: Session) -> list[AuditEvent]:
@@ -72,3 +73,21 @@ def test_removed_row_breaks_the_link(db: Session) -> None:
     broken = audit.verify_chain(db)
     assert broken is not None and broken.event_id == following
     assert "link" in broken.problem
+
+
+def test_single_entries_and_batches_keep_ids_in_chain_order(db: Session) -> None:
+    """A single entry takes its id in its INSERT, a batch reserves ids first: either
+    way the ids follow the chain, which verify_chain walks in id order."""
+    system = Actor.system("test")
+    audit.record_many(db, system, [audit.Entry(action="export", reason=f"batch {i}")
+                                   for i in range(3)])
+    single = audit.record(db, system, audit.Entry(action="export", reason="single"))
+    audit.record_many(db, system, [audit.Entry(action="export", reason=f"batch {i}")
+                                   for i in range(3, 5)])
+    last = audit.record(db, system, audit.Entry(action="export", reason="last"))
+    trail = _trail(db)
+    assert [e.reason for e in trail[-7:]] == [
+        "batch 0", "batch 1", "batch 2", "single", "batch 3", "batch 4", "last"]
+    assert (single.id, last.id) == (trail[-4].id, trail[-1].id)
+    assert single.row_hash == trail[-4].row_hash == trail[-3].previous_hash
+    assert audit.verify_chain(db) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,14 +13,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tests import factories
+from trialdb.crf.definitions import load_forms
 from trialdb.db import make_session_factory, unit_of_work
 from trialdb.errors import Conflict, Forbidden, InvalidInput
-from trialdb.models import AuditEvent, ClinicalCourse, Participant, Site
-from trialdb.services import records, review
+from trialdb.models import AuditEvent, ClinicalCourse, ImmuneMeasurement, Participant, Site
+from trialdb.services import form_entry, records, review
 from trialdb.services.actor import Actor
+from trialdb.services.form_entry import FieldErrors, FormSave
 from trialdb.vocab import QueryStatus, Role, SignatureMeaning
 
 COURSE = {"crs_grade": 1, "icans_grade": 0, "tocilizumab": False, "ivig": False}
+MEASUREMENT = {"measured_on": date(2024, 3, 20), "lymphocytes_per_ul": 400.0,
+               "igg_g_per_l": 6.5, "note": None}
 
 
 @dataclass
@@ -100,6 +105,57 @@ def test_signature_needs_password_and_is_voided_by_a_change(db: Session, team: T
     db.refresh(casebook)
     assert form_signature.invalidated_at is not None
     assert casebook.invalidated_at is not None
+
+
+def test_a_change_voids_what_the_session_already_holds(db: Session, team: Team) -> None:
+    """The voiding statements bypass the ORM: the verification and signatures loaded in
+    the session show the change at once, and only those over the changed record."""
+    form_signature = review.sign(db, team.investigator, team.participant, "clinical_course",
+                                 team.course.id, password=factories.PASSWORD,
+                                 meaning=SignatureMeaning.REVIEWED_AND_APPROVED)
+    other = records.create_record(db, team.coordinator, team.participant, ImmuneMeasurement,
+                                  MEASUREMENT)
+    other_signature = review.sign(db, team.investigator, team.participant, "immune_measurement",
+                                  other.id, password=factories.PASSWORD,
+                                  meaning=SignatureMeaning.AUTHOR)
+    verification = review.verify(db, team.monitor, team.course)
+    records.update_record(db, team.coordinator, team.course, {"crs_grade": 3}, reason="typo")
+    assert form_signature.invalidated_at is not None
+    assert verification.verified_at is None and verification.verified_by is None
+    assert other_signature.invalidated_at is None
+    assert _last_actions(db, 3) == ["update", "unverify", "invalidate"]
+    db.expire_all()
+    assert form_signature.invalidated_at is not None and verification.verified_at is None
+    assert other_signature.invalidated_at is None
+
+
+def test_form_saves_keep_every_rule_and_its_order(db: Session, team: Team) -> None:
+    """save_form reads D0, the locks and the form's single record in one statement:
+    each rule still holds, refused values first, then the conflict, then the lock."""
+    forms = load_forms()
+    course_form, immune_form = forms["clinical_course"], forms["immune_measurements"]
+    with pytest.raises(Conflict):
+        form_entry.save_form(db, team.coordinator, team.participant, course_form,
+                             FormSave(values=COURSE))
+    review.lock(db, team.data_manager, team.participant, "clinical_course", team.course.id)
+    with pytest.raises(Forbidden):
+        form_entry.save_form(db, team.coordinator, team.participant, course_form,
+                             FormSave(values={**COURSE, "ivig": True}, complete=True,
+                                      reason="missed"), record=team.course)
+    # the lock holds that record only
+    form_entry.save_form(db, team.coordinator, team.participant, immune_form,
+                         FormSave(values=MEASUREMENT))
+    review.lock(db, team.data_manager, team.participant, review.CASEBOOK, team.participant.id)
+    tomorrow = date.today() + timedelta(days=1)
+    with pytest.raises(FieldErrors):
+        form_entry.save_form(db, team.coordinator, team.participant, immune_form,
+                             FormSave(values={**MEASUREMENT, "measured_on": tomorrow}))
+    with pytest.raises(Forbidden):
+        form_entry.save_form(db, team.coordinator, team.participant, immune_form,
+                             FormSave(values=MEASUREMENT))
+    with pytest.raises(Conflict):  # a duplicate is a conflict even when frozen
+        form_entry.save_form(db, team.coordinator, team.participant, course_form,
+                             FormSave(values=COURSE))
 
 
 def test_locked_form_and_frozen_participant_refuse_writes(db: Session, team: Team) -> None:
