@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -103,8 +104,7 @@ def visit_schedule(path: Path | None = None) -> tuple[TimePoint, ...]:
     return tuple(sorted(points, key=lambda point: point.day))
 
 
-@dataclass(frozen=True)
-class DueTimePoint:
+class DueTimePoint(NamedTuple):
     study_number: str
     time_point: str
     window_start: date
@@ -285,8 +285,8 @@ def cell_status(counts: FormCounts, *, open_queries: int = 0, frozen: bool = Fal
 def _form_statuses(session: Session, forms: list[FormSpec],
                    participant_ids: list[int]) -> dict[int, dict[str, str]]:
     """Status of every form for these participants, by participant, in one statement."""
-    counts: dict[tuple[str, int], FormCounts] = {}
-    queries: dict[tuple[str, int], int] = {}
+    counts: dict[int, dict[str, FormCounts]] = defaultdict(dict)
+    queries: dict[int, dict[str, int]] = defaultdict(dict)
     frozen: set[int] = set()
     casebook_signed: set[int] = set()
     statement = _grid_query(tuple(form.name for form in forms),
@@ -294,27 +294,29 @@ def _form_statuses(session: Session, forms: list[FormSpec],
     for kind, name, pid, n, done, verified, locked, signed in session.connection().execute(
             statement, {"ids": _ids_parameter(session, participant_ids)}).all():
         if kind == _FORM:
-            counts[(name, pid)] = FormCounts(n, done, verified, locked, signed)
+            counts[pid][name] = FormCounts(n, done, verified, locked, signed)
         elif kind == _QUERY:
-            queries[(name, pid)] = n
+            queries[pid][name] = n
         elif kind == _FROZEN:
             frozen.add(pid)
         else:
             casebook_signed.add(pid)
     nothing = FormCounts()
     names = [(form.name, form.model.__tablename__) for form in forms]
+    blank = dict.fromkeys([name for name, _entity in names], EMPTY)
     statuses: dict[int, dict[str, str]] = {}
     for pid in participant_ids:
         is_frozen, is_signed = pid in frozen, pid in casebook_signed
-        row = statuses[pid] = {}
-        for name, entity in names:
-            form_counts = counts.get((name, pid))
-            open_queries = queries.get((entity, pid), 0)
-            if form_counts is None and not open_queries and not is_frozen:
-                row[name] = EMPTY  # most cells: no record, nothing to walk
-            else:
-                row[name] = cell_status(form_counts or nothing, open_queries=open_queries,
+        mine, open_queries = counts.get(pid, {}), queries.get(pid)
+        row = statuses[pid] = dict(blank)
+        if open_queries or is_frozen:  # even forms without records may change
+            for name, entity in names:
+                row[name] = cell_status(mine.get(name, nothing),
+                                        open_queries=(open_queries or {}).get(entity, 0),
                                         frozen=is_frozen, casebook_signed=is_signed)
+        else:  # forms without records stay empty
+            for name, form_counts in mine.items():
+                row[name] = cell_status(form_counts, casebook_signed=is_signed)
     return statuses
 
 
@@ -387,17 +389,19 @@ def due_time_points(session: Session, site_id: int, today: date,
     # samples are protocol deviations by then, not work for today.
     horizon = today - timedelta(days=max(p.day + p.after for p in schedule)
                                 + OVERDUE_LISTED_DAYS)
+    windows = [(point.name, timedelta(days=point.day - point.before),
+                timedelta(days=point.day + point.after)) for point in schedule]
     due = []
     for number, infused_on, *sampled in session.connection().execute(
             _due_query(schedule), {"site_id": site_id, "since": horizon}).all():
         d0 = _as_date(infused_on)
-        for point, in_window in zip(schedule, sampled, strict=True):
-            start = d0 + timedelta(days=point.day - point.before)
+        for (name, first, last), in_window in zip(windows, sampled, strict=True):
+            start = d0 + first
             if start > today:
                 break
             if not in_window:
-                end = d0 + timedelta(days=point.day + point.after)
-                due.append(DueTimePoint(number, point.name, start, end, overdue=end < today))
+                end = d0 + last
+                due.append(DueTimePoint(number, name, start, end, end < today))
     due.sort(key=lambda d: (not d.overdue, d.window_end, d.study_number))
     return due
 
