@@ -89,8 +89,19 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 def make_session_factory(engine: Engine, *, write: bool = True) -> sessionmaker[Session]:
-    """Sessions for use cases; `write=False` for pages that only read."""
-    bind = engine.execution_options(sqlite_write=True) if write else engine
+    """Sessions for use cases; `write=False` for pages that only read.
+
+    A reader's transaction is READ ONLY on PostgreSQL, so it may end with a
+    COMMIT: psycopg forgets its prepared statements on every ROLLBACK, and a
+    page that rolled back would have every statement parsed and planned again.
+    """
+    bind: Engine
+    if write:
+        bind = engine.execution_options(sqlite_write=True)
+    elif engine.dialect.name == "postgresql":
+        bind = engine.execution_options(postgresql_readonly=True)
+    else:
+        bind = engine
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 

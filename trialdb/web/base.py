@@ -178,13 +178,17 @@ def _idle_timeout() -> Response | None:
     return None
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def _close_session(exc: BaseException | None) -> None:
     db_session = g.pop("db_session", None)
     if db_session is not None:
         # A connection that died under the request (database restarted, network
         # cut) has no transaction left to roll back; SQLAlchemy has invalidated
         # it and the pool replaces it. The answer was already given.
         with contextlib.suppress(DBAPIError):
+            if exc is None and request.method in SAFE_METHODS:
+                # a reader's transaction (read-only: nothing to keep) ends with a
+                # COMMIT, which keeps the driver's prepared statements (make_session_factory)
+                db_session.commit()
             db_session.close()  # rolls back whatever was not committed
 
 
