@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
+
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tests import factories
+from trialdb.db import make_session_factory, unit_of_work
 from trialdb.models import AuditEvent
 from trialdb.services import audit
 from trialdb.services.actor import Actor
@@ -91,3 +97,33 @@ def test_single_entries_and_batches_keep_ids_in_chain_order(db: Session) -> None
     assert (single.id, last.id) == (trail[-4].id, trail[-1].id)
     assert single.row_hash == trail[-4].row_hash == trail[-3].previous_hash
     assert audit.verify_chain(db) is None
+
+
+@pytest.mark.postgresql_only
+def test_a_writer_waiting_on_the_chain_lock_links_to_the_tip_committed_meanwhile(
+        engine: Engine) -> None:
+    """The lock and the tip are read in one round trip: the tip must still be read
+    after the lock is granted, from the row the previous holder committed."""
+    factory = make_session_factory(engine)
+    system = Actor.system("test")
+    tag = uuid.uuid4().hex[:8]
+    holding = threading.Event()
+
+    def append(reason: str, hold: bool) -> None:
+        with unit_of_work(factory) as session:
+            audit.record(session, system, audit.Entry(action="export", reason=reason))
+            if hold:
+                holding.set()
+                time.sleep(0.3)  # the other writer now waits on the chain's lock
+
+    holder = threading.Thread(target=append, args=(f"holder {tag}", True))
+    holder.start()
+    assert holding.wait(timeout=10)
+    append(f"waiter {tag}", False)
+    holder.join(timeout=10)
+    with factory() as session:
+        first, second = session.scalars(select(AuditEvent).where(
+            AuditEvent.reason.in_([f"holder {tag}", f"waiter {tag}"])).order_by(AuditEvent.id))
+        assert (first.reason, second.reason) == (f"holder {tag}", f"waiter {tag}")
+        assert second.previous_hash == first.row_hash
+        assert audit.verify_chain(session) is None

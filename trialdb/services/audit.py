@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import JSON, Table, TypeDecorator, bindparam, insert, select, text
+from sqlalchemy import JSON, Table, TypeDecorator, bindparam, insert, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
@@ -87,22 +87,29 @@ def _hash(content: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# Built once (a statement object memoises its cache key): every write runs them.
-_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _TIP = select(_AUDIT_TABLE.c.row_hash).order_by(_AUDIT_TABLE.c.id.desc()).limit(1)
+# Two statements sent at once: psycopg sends a query without parameters as a simple
+# query, whose statements each take their own snapshot, so the second one sees the tip
+# committed by the writer the first one waited for. One round trip instead of two.
+_PG_LOCK_THEN_TIP = (f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK_KEY}); "
+                     "SELECT row_hash FROM audit_event ORDER BY id DESC LIMIT 1")
 
 
 def _chain_tip(connection: Connection) -> str:
     """The last row's hash, holding the chain's lock until commit.
 
-    PostgreSQL serialises appenders with a transaction-level advisory lock (taken
-    in its own statement: a statement reading the tip would see the snapshot from
-    before the lock was granted); on SQLite the writer already holds the
-    database's write lock.
+    PostgreSQL serialises appenders with a transaction-level advisory lock;
+    on SQLite the writer already holds the database's write lock.
     """
     if connection.dialect.name == "postgresql":
-        connection.execute(_CHAIN_LOCK, {"key": _CHAIN_LOCK_KEY})
-    last: str | None = connection.execute(_TIP).scalar()
+        result = connection.exec_driver_sql(_PG_LOCK_THEN_TIP,
+                                            execution_options={"no_parameters": True})
+        cursor = result.cursor
+        row = cursor.fetchone() if cursor.nextset() else None
+        result.close()
+        last = row[0] if row else None
+    else:
+        last = connection.execute(_TIP).scalar()
     return last or GENESIS_HASH
 
 
