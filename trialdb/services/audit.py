@@ -253,7 +253,8 @@ def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[di
 
 
 def _insert(connection: Connection, rows: list[dict[str, Any]], now: datetime) -> int | None:
-    """Write the rows; the id given to the row when there is one and it had none."""
+    """Write the rows, under their reserved ids or (a single row) under none; the id
+    the database gave that single row."""
     if connection.dialect.name == "sqlite":
         # Straight to the driver, values as SQLAlchemy's SQLite types store them (naive
         # UTC timestamp text, the changes' canonical text as it is): per-parameter

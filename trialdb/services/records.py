@@ -70,8 +70,8 @@ _INSERTS: dict[type[Any], Executable] = {}
 def _inserting(record_cls: type[Any]) -> Executable:
     """The INSERT of a record, loading the row written as the ORM object.
 
-    Built once per form (a statement object memoises its cache key): one statement
-    costs a third of a unit-of-work flush, which creates nothing else here.
+    Built once per form (a statement object memoises its cache key). Cheaper than
+    adding the object and flushing: the unit of work would write this row only.
     """
     statement = _INSERTS.get(record_cls)
     if statement is None:

@@ -113,7 +113,8 @@ def guard_write(session: Session, participant: Participant, entity: str,
 
 _SIGNATURES = cast(Table, Signature.__table__)
 #: The two voiding statements, built once in Core (see guard_write): one
-#: statement each, whether or not there is anything to void.
+#: statement each, whether or not there is anything to void. Their parameters are
+#: not named after columns: an UPDATE keeps those names for its SET clause.
 _UNVERIFY = (update(_REVIEWS)
              .where(_REVIEWS.c.entity == bindparam("of_entity"),
                     _REVIEWS.c.record_id == bindparam("of_record"),
