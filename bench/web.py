@@ -175,11 +175,11 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(app_spec: str, env: dict[str, str], workers: int, threads: int,
-             ready_path: str) -> Iterator[tuple[int, int]]:
+             worker_class: str, ready_path: str) -> Iterator[tuple[int, int]]:
     """Serve `app_spec`; yields the port and the master's process id."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
+               "--workers", str(workers), "--threads", str(threads), "--worker-class", worker_class,
                "--keep-alive", "30", "--preload",
                "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app_spec]
     process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
@@ -353,7 +353,7 @@ def run_load(name: str, backend: str, clients: list[Client], per_client: int,
 
 
 def bench_backend(backend: str, per_client: int, participants: int, workers: int,
-                  threads: int, clients_count: int = CLIENTS) -> list[Result]:
+                  threads: int, worker_class: str, clients_count: int = CLIENTS) -> list[Result]:
     folder = Path(tempfile.mkdtemp(prefix="trialdb-bench-"))
     results = []
     try:
@@ -362,12 +362,12 @@ def bench_backend(backend: str, per_client: int, participants: int, workers: int
             email, numbers = populate(url, participants)
             env = {"TRIALDB_DATABASE_URL": url, "TRIALDB_INSTANCE_PATH": str(folder),
                    "TRIALDB_SECRET_KEY": uuid.uuid4().hex, "TRIALDB_SESSION_IDLE_MINUTES": "60"}
-            with gunicorn("web:bare_app()", env, workers, threads, "/ping") as (port, pid):
+            with gunicorn("web:bare_app()", env, workers, threads, worker_class, "/ping") as (port, pid):
                 clients = [Client(port) for _ in range(clients_count)]
                 results.append(run_load("bare Flask /ping", backend, clients, per_client * 4,
                                         lambda c, i, n: ("GET", "/ping", None), 200, pid))
             with gunicorn("trialdb.web:create_app()", env, workers, threads,
-                          "/login") as (port, pid):
+                          worker_class, "/login") as (port, pid):
                 clients = [Client(port) for _ in range(clients_count)]
                 for client in clients:
                     client.sign_in(email)
@@ -423,14 +423,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=CLIENTS,
                         help="concurrent clients (1 measures the service time alone)")
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--out", type=Path, default=ROOT / "artifacts" / "bench-web.json")
     args = parser.parse_args()
     results: list[Result] = []
     load_before = os.getloadavg()
     for backend in args.db.split(","):
         results.extend(bench_backend(backend, args.requests, args.participants, args.workers,
-                                     args.threads, args.clients))
+                                     args.threads, args.worker_class, args.clients))
     text_report = report(results)
     load_after = os.getloadavg()
     print(text_report)
@@ -438,7 +439,8 @@ def main() -> None:
           f"on {os.cpu_count()} cores (other work on the machine skews every figure)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"clients": args.clients, "workers": args.workers,
-                                    "threads": args.threads, "cores": os.cpu_count(),
+                                    "threads": args.threads, "worker_class": args.worker_class,
+                                    "cores": os.cpu_count(),
                                     "load_average": [load_before[0], load_after[0]],
                                     "results": [asdict(r) for r in results]}, indent=2))
     print(f"written {args.out}")
