@@ -45,7 +45,6 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.dialects import postgresql
@@ -84,16 +83,6 @@ class TimePoint:
     day: int
     before: int
     after: int
-
-
-def _raw_date(column: Any) -> Any:
-    """A date column read without SQLAlchemy's per-row SQLite date parsing
-    (date.fromisoformat in C is much faster for thousands of rows)."""
-    return type_coerce(column, String)
-
-
-def _as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 @lru_cache(maxsize=2)
@@ -357,7 +346,7 @@ def _due_query(schedule: tuple[TimePoint, ...]) -> Any:
     load = ViralLoadResult
     samples = (
         select(CarTInfusion.id.label("infusion"), Participant.study_number.label("number"),
-               _raw_date(d0).label("d0"), _DaysBetween(d0, load.sampled_on).label("day"))
+               d0.label("d0"), _DaysBetween(d0, load.sampled_on).label("day"))
         .join(CarTInfusion, CarTInfusion.participant_id == Participant.id)
         .outerjoin(load, and_(
             load.participant_id == Participant.id, load.virus == _constant(Virus.CMV.value),
@@ -392,9 +381,8 @@ def due_time_points(session: Session, site_id: int, today: date,
     windows = [(point.name, timedelta(days=point.day - point.before),
                 timedelta(days=point.day + point.after)) for point in schedule]
     due = []
-    for number, infused_on, *sampled in session.connection().execute(
+    for number, d0, *sampled in session.connection().execute(
             _due_query(schedule), {"site_id": site_id, "since": horizon}).all():
-        d0 = _as_date(infused_on)
         for (name, first, last), in_window in zip(windows, sampled, strict=True):
             start = d0 + first
             if start > today:
