@@ -9,6 +9,7 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from trialdb.crf.definitions import FormSpec
 from trialdb.crf.forms import form_class, form_data
 from trialdb.errors import InvalidInput
 from trialdb.models import Participant, ResistanceGenotype
@@ -18,8 +19,10 @@ from trialdb.vocab import Antiviral, CmvGene, GenotypeOutcome, Susceptibility
 from trialdb.web.base import actor, db, entry_required, flash, participant_or_404
 from trialdb.web.i18n import language
 from trialdb.web.participants import (
+    Posted,
     form_spec_or_404,
     handle_crf_post,
+    posted_crf,
     record_or_404,
     render_crf,
 )
@@ -54,17 +57,15 @@ def _current(record: ResistanceGenotype | None) -> dict[str, Any]:
     }
 
 
-def _edit(participant: Participant, record: ResistanceGenotype | None) -> Response | tuple[str, int]:
-    spec = form_spec_or_404("resistance_genotype")
-    cls = form_class(spec, language())
+def _edit(spec: FormSpec, participant: Participant, record: ResistanceGenotype | None,
+          posted: Posted | None) -> Response | tuple[str, int]:
     extra: dict[str, Any] = {
         "genes": list(CmvGene), "drugs": list(Antiviral), "outcomes": list(GenotypeOutcome),
         "susceptibilities": list(Susceptibility), "current": _current(record),
              "mutation_error": None}
-    if request.method == "GET":
-        return render_crf(spec, participant, cls(data=form_data(spec, record)), record,
-                          template="genotype_form.html", **extra)
-    form = cls()
+    if posted is None:
+        form = form_class(spec, language())(data=form_data(spec, record))
+        return render_crf(spec, participant, form, record, template="genotype_form.html", **extra)
     extra["current"] = {
         "genes": {g.value: request.form.get(f"gene-{g.value}", "") for g in CmvGene},
         "drugs": {d.value: request.form.get(f"drug-{d.value}", "") for d in Antiviral},
@@ -81,9 +82,9 @@ def _edit(participant: Participant, record: ResistanceGenotype | None) -> Respon
                 extra["mutation_error"] = error.message(language())
             raise
 
-    saved, status = handle_crf_post(spec, form, saver)
+    saved, status = handle_crf_post(spec, posted, saver)
     if saved is None:
-        return render_crf(spec, participant, form, record, status,
+        return render_crf(spec, participant, posted.form, record, status,
                           template="genotype_form.html", **extra)
     flash("saved")
     return redirect(url_for("participants.form_page", study_number=participant.study_number,
@@ -94,14 +95,16 @@ def _edit(participant: Participant, record: ResistanceGenotype | None) -> Respon
 @login_required  # type: ignore[untyped-decorator]
 @entry_required
 def new(study_number: str) -> Response | tuple[str, int]:
-    return _edit(participant_or_404(study_number), None)
+    spec = form_spec_or_404("resistance_genotype")
+    posted = posted_crf(spec)  # before the first statement: see posted_crf
+    return _edit(spec, participant_or_404(study_number), None, posted)
 
 
 @bp.route("/participants/<study_number>/genotypes/<int:record_id>", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
 @entry_required
 def edit(study_number: str, record_id: int) -> Response | tuple[str, int]:
-    participant = participant_or_404(study_number)
     spec = form_spec_or_404("resistance_genotype")
-    record = record_or_404(spec, participant, record_id)
-    return _edit(participant, record)
+    posted = posted_crf(spec)
+    participant = participant_or_404(study_number)
+    return _edit(spec, participant, record_or_404(spec, participant, record_id), posted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -79,16 +79,37 @@ def sections_for(spec: FormSpec, form: FlaskForm) -> list[tuple[str, list[tuple[
             for section in spec.sections]
 
 
-def handle_crf_post(spec: FormSpec, form: FlaskForm, saver: Saver) -> tuple[Any, int]:
-    """Validate and save; returns (saved object or None, HTTP status).
+class Posted(NamedTuple):
+    """A CRF as posted, and whether its fields passed the form's own checks."""
+
+    form: FlaskForm
+    valid: bool
+
+
+def posted_crf(spec: FormSpec) -> Posted | None:
+    """On a POST, the form parsed and checked before the view's first statement.
+
+    On SQLite a writer's first statement takes the database's write lock, which
+    every other save waits for: nothing that can do without the database (parsing,
+    field checks) should run while it is held.
+    """
+    if request.method != "POST":
+        return None
+    form = form_class(spec, language())()
+    return Posted(form, form.validate())
+
+
+def handle_crf_post(spec: FormSpec, posted: Posted, saver: Saver) -> tuple[Any, int]:
+    """Save a posted CRF; returns (saved object or None, HTTP status).
 
     Errors are attached to their fields (or to `form.form_errors`), in the
     user's language; nothing is committed unless everything passed.
     """
     lang = language()
+    form = posted.form
     form.form_errors = []
     form.soft_warnings = {}
-    if not form.validate():
+    if not posted.valid:
         form.form_errors.append(t("fix_errors"))
         return None, 422
     version = form.row_version.data
@@ -166,8 +187,10 @@ def show(study_number: str) -> str:
 @login_required  # type: ignore[untyped-decorator]
 @entry_required
 def form_page(study_number: str, form_name: str) -> Response | tuple[str, int] | str:
-    participant = participant_or_404(study_number)
     spec = form_spec_or_404(form_name)
+    single = spec.entry == "generic" and not spec.repeating
+    posted = posted_crf(spec) if single else None
+    participant = participant_or_404(study_number)
     if spec.entry in ("grid", "screening"):
         return redirect(entry_url(spec, participant))
     if spec.repeating:
@@ -180,18 +203,19 @@ def form_page(study_number: str, form_name: str) -> Response | tuple[str, int] |
         return render_template("crf_list.html", spec=spec, participant=participant, table=table,
                                title=spec.title.get(lang), entry_url=entry_url)
     record = form_entry.existing_record(db(), spec, participant.id)
-    return _edit(spec, participant, record)
+    return _edit(spec, participant, record, posted)
 
 
 @bp.route("/participants/<study_number>/forms/<form_name>/new", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
 @entry_required
 def new_record(study_number: str, form_name: str) -> Response | tuple[str, int] | str:
-    participant = participant_or_404(study_number)
     spec = form_spec_or_404(form_name)
+    posted = posted_crf(spec) if spec.entry == "generic" else None
+    participant = participant_or_404(study_number)
     if spec.entry != "generic":
         return redirect(entry_url(spec, participant))
-    return _edit(spec, participant, None)
+    return _edit(spec, participant, None, posted)
 
 
 @bp.route("/participants/<study_number>/forms/<form_name>/<int:record_id>",
@@ -200,26 +224,26 @@ def new_record(study_number: str, form_name: str) -> Response | tuple[str, int] 
 @entry_required
 def record_page(study_number: str, form_name: str,
                 record_id: int) -> Response | tuple[str, int] | str:
-    participant = participant_or_404(study_number)
     spec = form_spec_or_404(form_name)
+    posted = posted_crf(spec) if spec.entry == "generic" else None
+    participant = participant_or_404(study_number)
     if spec.entry != "generic":
         return redirect(entry_url(spec, participant))
-    return _edit(spec, participant, record_or_404(spec, participant, record_id))
+    return _edit(spec, participant, record_or_404(spec, participant, record_id), posted)
 
 
-def _edit(spec: FormSpec, participant: Participant,
-          record: Any | None) -> Response | tuple[str, int]:
-    cls = form_class(spec, language())
-    if request.method == "GET":
-        return render_crf(spec, participant, cls(data=form_data(spec, record)), record)
-    form = cls()
+def _edit(spec: FormSpec, participant: Participant, record: Any | None,
+          posted: Posted | None) -> Response | tuple[str, int]:
+    if posted is None:
+        form = form_class(spec, language())(data=form_data(spec, record))
+        return render_crf(spec, participant, form, record)
 
     def saver(save: FormSave, _form: FlaskForm) -> Any:
         return form_entry.save_form(db(), actor(), participant, spec, save, record=record)
 
-    saved, status = handle_crf_post(spec, form, saver)
+    saved, status = handle_crf_post(spec, posted, saver)
     if saved is None:
-        return render_crf(spec, participant, form, record, status)
+        return render_crf(spec, participant, posted.form, record, status)
     flash("saved")
     target = url_for("participants.form_page", study_number=participant.study_number,
                      form_name=spec.name) if spec.repeating else url_for(

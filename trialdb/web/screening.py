@@ -22,7 +22,7 @@ from trialdb.study.consent import Signatory
 from trialdb.vocab import Sex, StudyPart
 from trialdb.web.base import actor, commit, db, entry_required, flash, participant_or_404
 from trialdb.web.i18n import language, t
-from trialdb.web.participants import form_spec_or_404, handle_crf_post, render_crf
+from trialdb.web.participants import form_spec_or_404, handle_crf_post, posted_crf, render_crf
 
 bp = Blueprint("screening", __name__)
 
@@ -122,25 +122,25 @@ def _screening_context(participant: Any, consent_on: date | None, only_one_paren
 @login_required  # type: ignore[untyped-decorator]
 @entry_required
 def form(study_number: str, form_name: str) -> Response | tuple[str, int]:
-    participant = participant_or_404(study_number)
     if form_name not in ("eligibility", "consent"):
         raise NotFound("No such form.", "Fiche introuvable.")
     spec = form_spec_or_404(form_name)
+    posted = posted_crf(spec)  # before the first statement: see posted_crf
+    participant = participant_or_404(study_number)
     state = screening.screening_state(db(), participant)
     record = state.eligibility if form_name == "eligibility" else state.consent
-    cls = form_class(spec, language())
     status = 200
-    if request.method == "GET":
-        crf = cls(data=form_data(spec, record))
+    if posted is None:
+        crf = form_class(spec, language())(data=form_data(spec, record))
     else:
-        crf = cls()
+        crf = posted.form
 
         def saver(save: FormSave, _form: FlaskForm) -> Any:
             if form_name == "eligibility":
                 return screening.save_eligibility(db(), actor(), participant, spec, save)
             return screening.save_consent(db(), actor(), participant, spec, save)
 
-        saved, status = handle_crf_post(spec, crf, saver)
+        saved, status = handle_crf_post(spec, posted, saver)
         if saved is not None:
             flash("saved")
             return redirect(url_for("screening.form", study_number=study_number,
