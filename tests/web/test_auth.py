@@ -7,12 +7,20 @@ import time
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from tests.web.conftest import PASSWORD, World, csrf_token, make_app, sign_in
+from tests.web.conftest import (
+    PASSWORD,
+    World,
+    csrf_token,
+    make_app,
+    new_participant,
+    post,
+    sign_in,
+)
 from trialdb.db import make_session_factory, unit_of_work
-from trialdb.models import AuditEvent, User
+from trialdb.models import AuditEvent, ImmuneMeasurement, User
 from trialdb.services import staff
 
 
@@ -113,6 +121,22 @@ def test_post_without_csrf_token_is_refused(app: Flask, world: World) -> None:
         response = client.post("/participants/new", data={"site": world.site_a.code})
         assert response.status_code == 400
         assert "expiré" in response.get_data(as_text=True)
+
+
+def test_crf_post_without_csrf_token_is_refused_and_saves_nothing(
+        app: Flask, world: World, engine: Engine) -> None:
+    participant = new_participant(engine, world.site_a)
+    url = f"/participants/{participant.study_number}/forms/immune_measurements/new"
+    data = {"measured_on": "2024-03-11", "lymphocytes_per_ul": "300"}
+    with app.test_client() as client:
+        sign_in(client, world.coordinator_a.email)
+        assert client.post(url, data=data).status_code == 400
+        assert client.post(url, data={**data, "csrf_token": "forged"}).status_code == 400
+        with make_session_factory(engine, write=False)() as session:
+            assert session.scalar(select(func.count()).select_from(ImmuneMeasurement).where(
+                ImmuneMeasurement.participant_id == participant.id)) == 0
+        # the token the form page carries is the one that is accepted
+        assert post(client, url, data, token_page=url).status_code == 302
 
 
 def test_deactivated_account_cannot_sign_in(app: Flask, world: World, engine: Engine) -> None:

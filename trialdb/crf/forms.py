@@ -136,6 +136,9 @@ def form_class(spec: FormSpec, language: str) -> type[FlaskForm]:
 
     class Meta:
         locales: ClassVar[list[str]] = [language]
+        # CSRFProtect checks every POST's token before the view runs; a token field
+        # of the form's own would sign another token on every form built.
+        csrf = False
 
         def get_translations(self, form: Any) -> Any:
             return wtforms_translations(language)
