@@ -112,6 +112,23 @@ def test_idle_timeout_signs_out(engine: Engine, tmp_path: Path, world: World) ->
         assert client.get("/").status_code == 302
 
 
+def test_activity_renews_the_session_at_most_once_a_step(engine: Engine, tmp_path: Path,
+                                                         world: World) -> None:
+    app = make_app(engine, tmp_path, idle_minutes=1)
+    with app.test_client() as client:
+        sign_in(client, world.coordinator_a.email)
+        assert client.get("/").status_code == 200
+        response = client.get("/")  # moments later: the signed cookie is left as it is
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers
+        with client.session_transaction() as session:
+            session["seen"] = time.time() - 45  # last renewed 45 s ago, the limit is 60 s
+        response = client.get("/")
+        assert response.status_code == 200 and "Set-Cookie" in response.headers
+        with client.session_transaction() as session:
+            assert time.time() - session["seen"] < 5
+            assert session.permanent
+
+
 def test_post_without_csrf_token_is_refused(app: Flask, world: World) -> None:
     with app.test_client() as client:
         response = client.post("/login", data={"email": world.coordinator_a.email,

@@ -59,7 +59,7 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
-        SESSION_REFRESH_EACH_REQUEST=True,
+        SESSION_REFRESH_EACH_REQUEST=False,  # the cookie is renewed with "seen" (base.py)
         WTF_CSRF_TIME_LIMIT=None,  # the session's idle timeout bounds the token's life
         IDLE_MINUTES=settings.session_idle_minutes,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,

@@ -159,6 +159,10 @@ def _load_user(session_id: str) -> SignedInUser | None:
     return SignedInUser.from_rows(rows) if rows else None
 
 
+#: Seconds between two rewrites of the session's last-activity time.
+_SEEN_STEP = 30
+
+
 def _idle_timeout() -> Response | None:
     """Sign out a session left idle longer than the setting."""
     if request.endpoint == "static" or not current_user.is_authenticated:
@@ -173,8 +177,12 @@ def _idle_timeout() -> Response | None:
         session["lang"] = lang
         session["flash_key"] = "signed_out_idle"
         return redirect(url_for("auth.login", next=request.full_path))
-    session["seen"] = now
-    session.permanent = True
+    if not isinstance(seen, int | float) or now - seen >= _SEEN_STEP:
+        # Rewritten at most once a step, so most pages leave the signed cookie as it
+        # is (SESSION_REFRESH_EACH_REQUEST is off): a session may end up to one step
+        # before the idle limit, never after it.
+        session["seen"] = now
+        session.permanent = True
     return None
 
 
