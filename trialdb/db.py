@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from trialdb import writer_queue
@@ -52,8 +53,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_idle_connections(engine)
+    return engine
+
+
+#: A pooled connection handed back less than this long ago (seconds) is lent
+#: again without a ping, as HikariCP does by default (its `aliveBypassWindowMs`).
+PING_AFTER_IDLE = 0.5
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling, as `pool_pre_ping`, but only for a connection
+    that sat in the pool: under load a connection is lent again within milliseconds,
+    and a ping would be one more round trip on every request. A connection that
+    dies while busy fails its statement, and SQLAlchemy then replaces the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def handed_back(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def lent(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", -PING_AFTER_IDLE) < PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # the pool closes this connection and lends a fresh one instead
+            raise DisconnectionError(str(error)) from error
 
 
 def _sqlite_pragmas(dbapi_connection: Any) -> None:

@@ -2,7 +2,8 @@
 to a dedicated temporary database through a TCP proxy that the test cuts and
 restores (the shared server is never touched). While it is cut, every
 request answers 503 with the message and nothing is half-written; once it is
-back, the application recovers by itself (pool_pre_ping), without a restart."""
+back, the application recovers by itself (idle connections are pinged before
+reuse), without a restart."""
 
 from __future__ import annotations
 
