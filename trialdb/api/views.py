@@ -21,7 +21,7 @@ from trialdb.api.openapi import document
 from trialdb.db import unit_of_work, utcnow
 from trialdb.errors import Forbidden, InvalidInput, NotFound, UserError
 from trialdb.models import ApiToken, Assay, CarTInfusion, ExportBundle, Participant, Site, ViralLoadResult
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, require_entry
 from trialdb.study.timeline import age_at, study_day
 from trialdb.study.viral_load import log10_load
 from trialdb.vocab import ParticipantStatus
@@ -208,9 +208,7 @@ def viral_loads(study_number: str) -> Response | tuple[Response, int]:
     actor = _actor()
     with unit_of_work(_state().write_factory) as session:
         participant = _visible(session, study_number)
-        if actor.role is not None and actor.role.value not in {"coordinator", "investigator",
-                                                               "data-manager"}:
-            raise Forbidden("Your role is read-only.", "Votre rôle permet la consultation seulement.")
+        require_entry(actor)
         if not row.sampled_on or not row.result:
             raise InvalidInput("sampled_on and result are required.",
                                "sampled_on et result sont obligatoires.")

@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from trialdb.errors import NotFound
+from trialdb.errors import Forbidden, NotFound
 from trialdb.models import Participant, User
 from trialdb.vocab import Role
+
+#: Who enters, corrects and imports clinical data. Not administrators: whoever
+#: manages the accounts and the system has no say in the data (segregation of
+#: duties, GCP). The other roles are read-only for clinical data.
+ENTRY_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,18 @@ class Actor:
 
     def may_see_site(self, site_id: int) -> bool:
         return self.all_sites or site_id in self.site_ids
+
+    @property
+    def may_enter_data(self) -> bool:
+        """The rule of every entry point (web, API, command line). The operator's
+        own commands (`system`, no role) are not a role's."""
+        return self.role is None or self.role in ENTRY_ROLES
+
+
+def require_entry(actor: Actor) -> None:
+    """Forbidden for a read-only role: called before a use case writes anything."""
+    if not actor.may_enter_data:
+        raise Forbidden("Your role is read-only.", "Votre rôle permet la consultation seulement.")
 
 
 def visible_participant(session: Session, actor: Actor, participant_id: int) -> Participant:

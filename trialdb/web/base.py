@@ -20,15 +20,12 @@ from werkzeug.wrappers import Response
 from trialdb.crf.definitions import code_label
 from trialdb.errors import Forbidden, NotFound
 from trialdb.models import Participant, SiteMembership, User
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, require_entry
 from trialdb.vocab import ParticipantStatus, Role
 from trialdb.web.i18n import language, t
 
 F = TypeVar("F", bound=Callable[..., Any])
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-#: Who enters and corrects clinical data. Not administrators: whoever manages the
-#: accounts and the system has no say in the data (segregation of duties, GCP).
-ENTRY_ROLES = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER})
 
 
 class SignedInUser(UserMixin):  # type: ignore[misc]  # flask_login ships no types
@@ -66,7 +63,7 @@ class SignedInUser(UserMixin):  # type: ignore[misc]  # flask_login ships no typ
 
     @property
     def may_enter_data(self) -> bool:
-        return self.role in ENTRY_ROLES
+        return self.actor.may_enter_data  # services.actor.ENTRY_ROLES
 
     @property
     def is_admin(self) -> bool:
@@ -111,8 +108,8 @@ def entry_required(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if request.method not in SAFE_METHODS and not current_user.may_enter_data:
-            raise Forbidden("Your role is read-only.", "Votre rôle permet la consultation seulement.")
+        if request.method not in SAFE_METHODS:
+            require_entry(actor())
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
