@@ -115,6 +115,19 @@ def entry_required(view: F) -> F:
     return cast(F, wrapper)
 
 
+def entry_page(view: F) -> F:
+    """A page whose only purpose is entering or importing data: closed to
+    read-only roles whatever the method, so they are not shown a form they may
+    not submit. Pages that also show saved records keep `entry_required`."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        require_entry(actor())
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 def admin_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

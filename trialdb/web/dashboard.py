@@ -7,7 +7,7 @@ from datetime import date
 from functools import lru_cache
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from markupsafe import Markup, escape
 
 from trialdb.crf.definitions import code_label, load_forms
@@ -85,7 +85,7 @@ def due_rows(board: service.Dashboard, markup: GridMarkup, lang: str,
         start, end = point.window_start, point.window_end
         rows.append(
             f'<tr class="{"overdue" if point.overdue else "due"}">\n'
-            f'<td><a href="{head}/{number}/{tail}">{number}</a></td>\n<td>{name}</td>\n'
+            f'<td><a href="{head}/{number}{tail}">{number}</a></td>\n<td>{name}</td>\n'
             f'<td class="nowrap">{start.day:02d}/{start.month:02d}–'
             f'{end.day:02d}/{end.month:02d}/{end.year % 100:02d}</td>\n'
             f"{markup.due_badges[point.overdue]}\n</tr>\n")
@@ -109,8 +109,11 @@ def index() -> str:
     lang = language()
     markup = grid_markup(lang)
     participant_url = url_for("participants.show", study_number="_").rstrip("_")
-    # the due list links each participant's viral loads: one URL built, not one per row
-    head, _slash, tail = url_for("viral_loads.grid", study_number="_").rpartition("/_/")
+    # the due list links each participant's viral loads: one URL built, not one per row;
+    # read-only roles may not open the entry grid, the participant page lists the results
+    loads_url = (url_for("viral_loads.grid", study_number="_") if current_user.may_enter_data
+                 else url_for("participants.show", study_number="_", _anchor="viral-loads"))
+    head, _slash, tail = loads_url.rpartition("/_")
     return render_template("dashboard.html", sites=sites, site=site, board=board,
                            legend=markup.legend,
                            grid_rows=grid_rows(board, markup, participant_url),

@@ -16,7 +16,7 @@ from trialdb.models import Participant, ResistanceGenotype
 from trialdb.services import genotypes as service
 from trialdb.services.form_entry import FormSave
 from trialdb.vocab import Antiviral, CmvGene, GenotypeOutcome, Susceptibility
-from trialdb.web.base import actor, db, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, db, entry_page, entry_required, flash, participant_or_404
 from trialdb.web.i18n import language
 from trialdb.web.participants import (
     Posted,
@@ -93,7 +93,7 @@ def _edit(spec: FormSpec, participant: Participant, record: ResistanceGenotype |
 
 @bp.route("/participants/<study_number>/genotypes/new", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
-@entry_required
+@entry_page
 def new(study_number: str) -> Response | tuple[str, int]:
     spec = form_spec_or_404("resistance_genotype")
     posted = posted_crf(spec)  # before the first statement: see posted_crf

@@ -18,7 +18,7 @@ from flask_login import login_required
 
 from trialdb.errors import InvalidInput
 from trialdb.services import lab_import
-from trialdb.web.base import actor, commit, db, entry_required
+from trialdb.web.base import actor, commit, db, entry_page
 
 bp = Blueprint("lab_import", __name__)
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -49,7 +49,7 @@ def _keep_upload() -> tuple[Path, str]:
 
 @bp.route("/labs/import", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
-@entry_required
+@entry_page
 def page() -> str:
     mappings = lab_import.list_mappings(db())
     if request.method == "GET":

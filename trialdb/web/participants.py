@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import Executable, bindparam, select
 from werkzeug.wrappers import Response
@@ -19,7 +19,7 @@ from trialdb.models import AntiviralCourse, Participant
 from trialdb.services import dashboard, form_entry, records, viral_loads
 from trialdb.services.form_entry import FieldErrors, FormSave, SoftLimitWarnings
 from trialdb.study.timeline import age_at
-from trialdb.web.base import actor, commit, db, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, entry_page, entry_required, flash, participant_or_404
 from trialdb.web.chart import viral_load_svg
 from trialdb.web.i18n import language, t
 
@@ -60,6 +60,8 @@ def entry_url(spec: FormSpec, participant: Participant, record: Any | None = Non
     """Where a form is entered: its own page, the grid, the genotype page or screening."""
     number = participant.study_number
     if spec.entry == "grid":
+        if not current_user.may_enter_data:  # the grid is for entry: results on the participant page
+            return url_for("participants.show", study_number=number, _anchor="viral-loads")
         return url_for("viral_loads.grid", study_number=number)
     if spec.entry == "genotype":
         if record is not None:
@@ -208,7 +210,7 @@ def form_page(study_number: str, form_name: str) -> Response | tuple[str, int] |
 
 @bp.route("/participants/<study_number>/forms/<form_name>/new", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
-@entry_required
+@entry_page
 def new_record(study_number: str, form_name: str) -> Response | tuple[str, int] | str:
     spec = form_spec_or_404(form_name)
     posted = posted_crf(spec) if spec.entry == "generic" else None

@@ -20,7 +20,7 @@ from trialdb.services import dashboard, participants, screening
 from trialdb.services.form_entry import FormSave
 from trialdb.study.consent import Signatory
 from trialdb.vocab import Sex, StudyPart
-from trialdb.web.base import actor, commit, db, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, entry_page, entry_required, flash, participant_or_404
 from trialdb.web.i18n import language, t
 from trialdb.web.participants import form_spec_or_404, handle_crf_post, posted_crf, render_crf
 
@@ -69,7 +69,7 @@ def _new_participant_form(site_choices: list[tuple[str, str]]) -> FlaskForm:
 
 @bp.route("/participants/new", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
-@entry_required
+@entry_page
 def new() -> Response | str | tuple[str, int]:
     sites = dashboard.visible_sites(db(), actor())
     form = _new_participant_form([(s.code, f"{s.code} · {s.name}") for s in sites])

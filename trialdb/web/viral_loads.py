@@ -14,7 +14,7 @@ from trialdb.services import viral_loads as service
 from trialdb.services.form_entry import infusion_date
 from trialdb.study.viral_load import log10_load
 from trialdb.vocab import LoadUnit, Specimen, Virus
-from trialdb.web.base import actor, commit, db, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, entry_page, flash, participant_or_404
 from trialdb.web.i18n import language
 
 bp = Blueprint("viral_loads", __name__)
@@ -46,14 +46,19 @@ def _render(participant: Participant, rows: list[service.LoadRow],
         "viral_loads.html", participant=participant, rows=padded, previews=previews,
         assays=service.assays(db()), viruses=list(Virus), specimens=list(Specimen),
         units=list(LoadUnit), saved=service.participant_loads(db(), participant.id),
-        d0=infusion_date(db(), participant.id), form_errors=errors or [],
-        log10=lambda value: float(log10_load(value)))
+        d0=infusion_date(db(), participant.id), form_errors=errors or [])
     return page, status
+
+
+@bp.app_template_filter("log10")
+def _log10(value: float) -> float:
+    """For saved_loads.html, which the participant page shows too."""
+    return float(log10_load(value))
 
 
 @bp.route("/participants/<study_number>/viral-loads", methods=["GET", "POST"])
 @login_required  # type: ignore[untyped-decorator]
-@entry_required
+@entry_page
 def grid(study_number: str) -> Response | tuple[str, int]:
     participant = participant_or_404(study_number)
     if request.method == "GET":
@@ -76,6 +81,7 @@ def grid(study_number: str) -> Response | tuple[str, int]:
 
 @bp.route("/api/participants/<study_number>/viral-loads/preview", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
+@entry_page
 def preview(study_number: str) -> Any:
     """What each row would store, without storing anything (JSON in, JSON out)."""
     participant = participant_or_404(study_number)
