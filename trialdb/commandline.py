@@ -1,5 +1,6 @@
 """What every `trialdb` command shares: the configured engine and how a
-person's mistake is reported (one English line on stderr, exit status 2)."""
+person's mistake is reported (one line on stderr, in English unless the
+command's --lang says otherwise; exit status 2)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def user_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            click.echo(f"error: {error.message('en')}", err=True)
+            french = kwargs.get("lang") == "fr"
+            click.echo(f"erreur : {error.message('fr')}" if french
+                       else f"error: {error.message('en')}", err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]

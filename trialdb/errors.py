@@ -1,7 +1,8 @@
 """Errors a person can cause, carrying their message in French and English.
 
 Views turn these into a 4xx answer in the user's language; the CLI prints the
-English text. Nothing that raises one may have written anything.
+English text (the French with a command's --lang fr). Nothing that raises one
+may have written anything.
 """
 
 from __future__ import annotations

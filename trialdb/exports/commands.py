@@ -21,7 +21,7 @@ from trialdb.db import make_session_factory, unit_of_work
 from trialdb.errors import NotFound
 from trialdb.models import User
 from trialdb.services import lab_import
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, require_entry
 from trialdb.services.lab_import import ROW_KIND_LABELS, RowKind, RowOutcome
 
 
@@ -58,32 +58,35 @@ def import_labs(file: Path, dry_run: bool, mapping: str | None, as_email: str | 
     """Import a laboratory's viral-load results from FILE (CSV)."""
     show = show or ("all" if dry_run else "problems")
     index = 0 if lang == "en" else 1
-    report_file = report.open("w", newline="", encoding="utf-8") if report else None
-    writer = csv.writer(report_file) if report_file else None
-    if writer:
-        writer.writerow(["line", "outcome", "study_number", "row", "field", "reason_en", "reason_fr"])
-    bar = tqdm(unit=" rows", desc="rows read", disable=None, file=sys.stderr)
-
-    def on_row(outcome: RowOutcome) -> None:
+    with unit_of_work(_factory()) as session:
+        actor = acting_user(session, as_email, "laboratory import")
+        # the web's rule, checked before the report file is created: a refusal leaves nothing
+        require_entry(actor)
+        report_file = report.open("w", newline="", encoding="utf-8") if report else None
+        writer = csv.writer(report_file) if report_file else None
         if writer:
-            writer.writerow([outcome.line, outcome.kind.value, outcome.study_number, outcome.summary,
-                             outcome.field or "", outcome.reason_en, outcome.reason_fr])
-        if show == "all" or (show == "problems" and outcome.kind is not RowKind.NEW):
-            label = ROW_KIND_LABELS[outcome.kind][index]
-            reason = outcome.reason(lang)
-            tqdm.write(f"line {outcome.line:>6}  {label:<11}  {outcome.summary}"
-                       + (f"  -- {reason}" if reason else ""), file=sys.stdout)
-        bar.update(1)
+            writer.writerow(["line", "outcome", "study_number", "row", "field", "reason_en", "reason_fr"])
+        bar = tqdm(unit=" rows", desc="rows read", disable=None, file=sys.stderr)
 
-    try:
-        with unit_of_work(_factory()) as session, file.open("rb") as stream:
-            actor = acting_user(session, as_email, "laboratory import")
-            summary = lab_import.import_lab_file(session, actor, stream, file_name=file.name,
-                                                 mapping=mapping, dry_run=dry_run, on_row=on_row)
-    finally:
-        bar.close()
-        if report_file:
-            report_file.close()
+        def on_row(outcome: RowOutcome) -> None:
+            if writer:
+                writer.writerow([outcome.line, outcome.kind.value, outcome.study_number, outcome.summary,
+                                 outcome.field or "", outcome.reason_en, outcome.reason_fr])
+            if show == "all" or (show == "problems" and outcome.kind is not RowKind.NEW):
+                label = ROW_KIND_LABELS[outcome.kind][index]
+                reason = outcome.reason(lang)
+                tqdm.write(f"line {outcome.line:>6}  {label:<11}  {outcome.summary}"
+                           + (f"  -- {reason}" if reason else ""), file=sys.stdout)
+            bar.update(1)
+
+        try:
+            with file.open("rb") as stream:
+                summary = lab_import.import_lab_file(session, actor, stream, file_name=file.name,
+                                                     mapping=mapping, dry_run=dry_run, on_row=on_row)
+        finally:
+            bar.close()
+            if report_file:
+                report_file.close()
     counts = ", ".join(f"{summary.counts[kind]} {ROW_KIND_LABELS[kind][index]}" for kind in RowKind)
     click.echo(f"{file.name} (SHA-256 {summary.file_sha256}): {summary.rows_total} rows: {counts}")
     if summary.already_imported_batch is not None:

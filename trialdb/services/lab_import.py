@@ -45,12 +45,12 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from trialdb.db import reserve_ids, utcnow
-from trialdb.errors import Forbidden, InvalidInput, NotFound, UserError
+from trialdb.errors import InvalidInput, NotFound, UserError
 from trialdb.models import Assay, LabColumnMapping, LabImportBatch, Participant, Site, ViralLoadResult
 from trialdb.services import audit
-from trialdb.services.actor import Actor
+from trialdb.services.actor import Actor, require_entry
 from trialdb.study import ParsedLoad, parse_lab_result, parse_unit
-from trialdb.vocab import LoadUnit, ResultState, Role, Specimen, StrEnum, Virus
+from trialdb.vocab import LoadUnit, ResultState, Specimen, StrEnum, Virus
 
 FIELDS: Final = ("study_number", "virus", "specimen", "sampled_on", "result", "unit", "assay")
 #: Fields a file may leave out when the mapping gives no default: the unit
@@ -59,7 +59,6 @@ OPTIONAL_FIELDS: Final = frozenset({"unit"})
 BATCH_SIZE: Final = 1000
 #: Problems kept in the summary for display; every row still reaches `on_row`.
 KEPT_PROBLEMS: Final = 500
-IMPORTER_ROLES: Final = frozenset({Role.COORDINATOR, Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
 
 _SNIFF_BYTES: Final = 65536
 
@@ -140,7 +139,7 @@ def save_mapping(session: Session, actor: Actor, *, code: str, laboratory: str,
                  columns: Mapping[str, str], defaults: Mapping[str, str] | None = None,
                  delimiter: str | None = None, encoding: str | None = None) -> LabColumnMapping:
     """Create or replace the column mapping `code` (audited)."""
-    _require_importer(actor)
+    require_entry(actor)  # a mapping decides what an import stores: the importers' rule
     code = code.strip().lower()
     if not _CODE.fullmatch(code):
         raise InvalidInput(
@@ -504,12 +503,6 @@ class _Candidate:
 # --- the use case -----------------------------------------------------------------------------------
 
 
-def _require_importer(actor: Actor) -> None:
-    if actor.role is not None and actor.role not in IMPORTER_ROLES:
-        raise Forbidden("Your role does not allow importing laboratory results.",
-                        "Votre rôle ne permet pas d'importer des résultats de laboratoire.")
-
-
 _RESULTS: Final = cast(Table, ViralLoadResult.__table__)
 # Built once: the compiled form is cached and each batch only binds its values.
 _RECORDED_QUERY: Final = (
@@ -773,7 +766,7 @@ def import_lab_file(session: Session, actor: Actor, stream: IO[bytes], *, file_n
     Nothing is written unless the run is not a dry run and no row is invalid or
     conflicting (see the module's docstring). The caller commits its unit of work.
     """
-    _require_importer(actor)
+    require_entry(actor)  # importing is data entry: the same rule as the web's
     layout = layout_for(session, mapping)
     summary = ImportSummary(file_name=file_name[-255:], mapping_code=layout.code, dry_run=dry_run)
     importer = _Importer(session, actor, summary, today or date.today(), on_row)
