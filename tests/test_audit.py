@@ -99,6 +99,26 @@ def test_single_entries_and_batches_keep_ids_in_chain_order(db: Session) -> None
     assert audit.verify_chain(db) is None
 
 
+AWKWARD_TEXT = "Œdème « sévère » l'an 2024\n100 % \\ \"cité\" \U0001f489 \t fin"
+
+
+def test_a_single_entry_of_awkward_text_hashes_as_the_check_recomputes(db: Session) -> None:
+    """On PostgreSQL the database hashes a single row (one round trip with the
+    chain's lock): its text must be byte for byte the one `content_hash` rebuilds."""
+    actor = Actor.system(f"Dr {AWKWARD_TEXT}")
+    before = audit.record(db, actor, audit.Entry(action="export"))
+    written = audit.record(db, actor, audit.Entry(
+        action="update", entity="car_t_infusion", entity_id=7, study_number="AB-0001",
+        site_code="AB", changes={"note": [None, AWKWARD_TEXT], "dose": [1.5, 2e-05]},
+        reason=AWKWARD_TEXT))
+    stored = db.get(AuditEvent, written.id)
+    assert stored is not None
+    assert stored.reason == AWKWARD_TEXT and stored.user_name == f"Dr {AWKWARD_TEXT}"
+    assert stored.row_hash == written.row_hash == audit.content_hash(stored)
+    assert stored.previous_hash == before.row_hash
+    assert audit.verify_chain(db) is None
+
+
 @pytest.mark.postgresql_only
 def test_a_writer_waiting_on_the_chain_lock_links_to_the_tip_committed_meanwhile(
         engine: Engine) -> None:

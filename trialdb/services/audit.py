@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, cast
 
+import psycopg
+import psycopg.sql
 from sqlalchemy import JSON, Table, TypeDecorator, bindparam, insert, select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
@@ -206,37 +208,18 @@ def canonical_json(changes: dict[str, Any]) -> str:
 def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[dict[str, Any]]:
     session.flush()  # ids of new objects must exist before they are named
     connection = session.connection()
-    previous = _chain_tip(connection)
+    batch = list(entries)
     now = utcnow()
-    now_text = _utc_text(now)
-    user_role = actor.role.value if actor.role else None
+    parts = _Parts(actor, now)
+    if len(batch) == 1 and connection.dialect.name == "postgresql":
+        return [_append_one_postgresql(connection, parts, batch[0])]
+    previous = _chain_tip(connection)
     rows: list[dict[str, Any]] = []
-    # The canonical text of each row is written out field by field, keys in
-    # sorted order: exactly _canonical() of the whole content, which
-    # content_hash() recomputes; the parts shared by the batch are encoded once.
-    occurred = _scalar(now_text)
-    tail = (f'"user_id":{_scalar(actor.user_id)},"user_name":{_scalar(actor.name)},'
-            f'"user_role":{_scalar(user_role)}}}')
-    for entry in entries:
-        changes = entry.changes_json
-        if changes is None and entry.changes is not None:
-            changes = _canonical(jsonable(entry.changes))
+    for entry in batch:
+        head, changes, tail = parts.around_link(entry)
         link = previous
-        canonical = (
-            f'{{"action":{_scalar(entry.action)},"changes":{changes or "null"},'
-            f'"entity":{_scalar(entry.entity)},"entity_id":{_scalar(entry.entity_id)},'
-            f'"occurred_at":{occurred},"previous_hash":{_scalar(link)},'
-            f'"reason":{_scalar(entry.reason)},"site_code":{_scalar(entry.site_code)},'
-            f'"study_number":{_scalar(entry.study_number)},{tail}')
-        previous = hashlib.sha256(canonical.encode()).hexdigest()
-        rows.append({
-            "occurred_at": now, "user_id": actor.user_id, "user_name": actor.name,
-            "user_role": user_role, "site_code": entry.site_code, "action": entry.action,
-            "entity": entry.entity, "entity_id": entry.entity_id,
-            "study_number": entry.study_number, "changes_text": changes,
-            "reason": entry.reason, "previous_hash": link,
-            "row_hash": previous,
-        })
+        previous = hashlib.sha256(f"{head}{_scalar(link)}{tail}".encode()).hexdigest()
+        rows.append(parts.row(entry, changes, link, previous))
     if len(rows) == 1:
         # One row (every CRF save): the database numbers it after the highest id,
         # in the INSERT itself, so the chain's order and the ids' order still agree
@@ -250,6 +233,83 @@ def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[di
             row["id"] = new_id
         _insert(connection, rows, now)
     return rows
+
+
+class _Parts:
+    """The canonical text of rows written by one actor at one moment.
+
+    `content_hash` hashes `_canonical()` of the whole content; the same text is
+    written out here field by field, keys in sorted order, and the parts shared
+    by a batch are encoded once.
+    """
+
+    def __init__(self, actor: Actor, now: datetime) -> None:
+        self.actor = actor
+        self.now = now
+        self.user_role = actor.role.value if actor.role else None
+        self.occurred = _scalar(_utc_text(now))
+        self.tail = (f'"user_id":{_scalar(actor.user_id)},"user_name":{_scalar(actor.name)},'
+                     f'"user_role":{_scalar(self.user_role)}}}')
+
+    def around_link(self, entry: Entry) -> tuple[str, str | None, str]:
+        """(text before the previous hash, the changes' text, text after it)."""
+        changes = entry.changes_json
+        if changes is None and entry.changes is not None:
+            changes = _canonical(jsonable(entry.changes))
+        head = (f'{{"action":{_scalar(entry.action)},"changes":{changes or "null"},'
+                f'"entity":{_scalar(entry.entity)},"entity_id":{_scalar(entry.entity_id)},'
+                f'"occurred_at":{self.occurred},"previous_hash":')
+        tail = (f',"reason":{_scalar(entry.reason)},"site_code":{_scalar(entry.site_code)},'
+                f'"study_number":{_scalar(entry.study_number)},{self.tail}')
+        return head, changes, tail
+
+    def row(self, entry: Entry, changes: str | None, link: str | None,
+            row_hash: str | None) -> dict[str, Any]:
+        return {
+            "occurred_at": self.now, "user_id": self.actor.user_id, "user_name": self.actor.name,
+            "user_role": self.user_role, "site_code": entry.site_code, "action": entry.action,
+            "entity": entry.entity, "entity_id": entry.entity_id,
+            "study_number": entry.study_number, "changes_text": changes,
+            "reason": entry.reason, "previous_hash": link, "row_hash": row_hash,
+        }
+
+
+# The chain's lock, then the row, in one round trip: two statements of one simple
+# query, so the INSERT takes its snapshot after the lock is granted and reads the tip
+# committed by the writer it waited for. PostgreSQL hashes the text around that tip,
+# as `_Parts` writes it; `content_hash` checks the result.
+_PG_LOCK_THEN_INSERT = psycopg.sql.SQL(
+    f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK_KEY}); "
+    "INSERT INTO audit_event (occurred_at, user_id, user_name, user_role, site_code, action, "
+    "entity, entity_id, study_number, changes, reason, previous_hash, row_hash) "
+    "SELECT {occurred_at}::timestamptz, {user_id}::integer, {user_name}::text, "
+    "{user_role}::text, {site_code}::text, {action}::text, {entity}::text, "
+    "{entity_id}::integer, {study_number}::text, {changes_text}::json, {reason}::text, "
+    "tip.hash, encode(sha256(convert_to({head}::text || '\"' || tip.hash || '\"' || "
+    "{tail}::text, 'UTF8')), 'hex') "
+    "FROM (SELECT coalesce((SELECT row_hash FROM audit_event ORDER BY id DESC LIMIT 1), "
+    f"'{GENESIS_HASH}') AS hash) AS tip "
+    "RETURNING id, previous_hash, row_hash")
+
+
+def _append_one_postgresql(connection: Connection, parts: _Parts, entry: Entry) -> dict[str, Any]:
+    """One row (every CRF save) in one round trip: the chain's lock is then held for
+    that round trip and the COMMIT only, where every other save waits for it."""
+    head, changes, tail = parts.around_link(entry)
+    row = parts.row(entry, changes, None, None)
+    driver = cast("psycopg.Connection[Any]", connection.connection.driver_connection)
+    # A simple query takes no parameters: psycopg quotes the values into the text.
+    statement = _PG_LOCK_THEN_INSERT.format(**{
+        name: psycopg.sql.Literal(value)
+        for name, value in {**row, "head": head, "tail": tail}.items()
+        if name not in ("previous_hash", "row_hash")}).as_string(driver)
+    result = connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
+    cursor = result.cursor
+    written = cursor.fetchone() if cursor is not None and cursor.nextset() else None
+    result.close()
+    assert written is not None  # INSERT ... SELECT of one row, RETURNING it
+    row["id"], row["previous_hash"], row["row_hash"] = written
+    return row
 
 
 def _insert(connection: Connection, rows: list[dict[str, Any]], now: datetime) -> int | None:
