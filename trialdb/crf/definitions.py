@@ -3,8 +3,9 @@
 The model owns each field's type, nullability, code list and hard limits
 (named CHECK constraints such as ``crs_grade BETWEEN 0 AND 5`` are read
 back into numeric limits); the definition adds labels and help in French
-and English, sections, order, show-if conditions, soft limits and the
-date rules that need the participant (not before birth, not before D0).
+and English, sections, order, show-if conditions, soft limits, the date
+rules that need the participant (not before birth, not before D0) and,
+where Yes / No would be unclear, a yes/no field's own answer labels.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ SYSTEM_COLUMNS = frozenset({
 })
 _FORM_KEYS = frozenset({"form", "model", "repeating", "order", "entry", "title", "sections"})
 _FIELD_KEYS = frozenset({"name", "label", "help", "unit", "soft", "show_if", "not_before",
-                         "not_after"})
+                         "not_after", "choices"})
+#: The stored values a yes/no field's `choices` label, by kind (YAML true, false, null).
+_CHOICE_VALUES: dict[str, tuple[bool | None, ...]] = {
+    "yesno": (True, False), "tristate": (True, False, None)}
+#: Those stored values as the data dictionary and the blank CRF name them.
+STORED_NAMES: dict[bool | None, str] = {True: "true", False: "false", None: "NULL"}
 
 
 class DefinitionError(ValueError):
@@ -90,10 +96,20 @@ class FieldSpec:
     show_if: ShowIf | None = None
     not_before: tuple[str, ...] = ()
     not_after: tuple[str, ...] = ()
+    #: A yes/no field's own labels for its answers, by stored value (True, False,
+    #: None), where the shared Yes / No / Not answered would be unclear.
+    choices: tuple[tuple[bool | None, Bilingual], ...] = ()
 
     @property
     def codes(self) -> list[str]:
         return [str(member.value) for member in self.enum] if self.enum else []
+
+    def choice_label(self, value: object) -> Bilingual | None:
+        """The definition's label for a stored value of a yes/no field, if it gives one."""
+        for stored, label in self.choices:
+            if stored is value:
+                return label
+        return None
 
 
 @dataclass(frozen=True)
@@ -188,6 +204,29 @@ def _bilingual(raw: Any, where: str) -> Bilingual:
     return Bilingual(fr=str(raw["fr"]), en=str(raw["en"]))
 
 
+def _yaml_name(key: object) -> str:
+    if key is None or isinstance(key, bool):
+        return {True: "true", False: "false", None: "null"}[key]
+    return repr(key)
+
+
+def _choices(raw: Any, kind: str, where: str) -> tuple[tuple[bool | None, Bilingual], ...]:
+    wanted = _CHOICE_VALUES.get(kind)
+    if wanted is None:
+        raise DefinitionError(f"{where}: choices are for yes/no fields only, not {kind} "
+                              "(code labels are in codes.yaml)")
+    names = ", ".join(_yaml_name(value) for value in wanted)
+    # `is` and bool checks: YAML's 1 and 0 are equal to True and False but are not them.
+    keys = list(raw) if isinstance(raw, dict) else []
+    if (len(keys) != len(wanted)
+            or not all(any(key is value for value in wanted) for key in keys)):
+        got = ", ".join(_yaml_name(key) for key in keys) or repr(raw)
+        raise DefinitionError(f"{where}: expected the keys {names} (the stored values), "
+                              f"got {got}")
+    return tuple((value, _bilingual(raw[value], f"{where}.{_yaml_name(value)}"))
+                 for value in wanted)
+
+
 def _field(raw: dict[str, Any], table: Table, limits: dict[str, tuple[Limit | None, Limit | None]],
            where: str) -> FieldSpec:
     unknown = set(raw) - _FIELD_KEYS
@@ -216,6 +255,7 @@ def _field(raw: dict[str, Any], table: Table, limits: dict[str, tuple[Limit | No
     max_length = (column.type.length if isinstance(column.type, String)
                   and kind in ("text", "textarea") else None)
     required = not column.nullable and column.default is None and kind != "bool"
+    choices = (_choices(raw["choices"], kind, f"{where}.choices") if "choices" in raw else ())
     return FieldSpec(
         name=name,
         label=_bilingual(raw.get("label"), f"{where}.label"),
@@ -233,6 +273,7 @@ def _field(raw: dict[str, Any], table: Table, limits: dict[str, tuple[Limit | No
         show_if=show_if,
         not_before=not_before,
         not_after=not_after,
+        choices=choices,
     )
 
 

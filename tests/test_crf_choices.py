@@ -1,0 +1,79 @@
+"""A yes/no field's own answer labels (`choices` in a form definition): loaded
+and checked with the definition; the stored values stay True, False, None."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from trialdb.crf.definitions import Bilingual, DefinitionError, parse_definition
+
+MINOR = {"fr": "Mineur(e) à la date du consentement", "en": "Minor on the date of consent"}
+ADULT = {"fr": "Majeur(e) à la date du consentement", "en": "Adult on the date of consent"}
+NOT_STATED = {"fr": "Non renseigné", "en": "Not stated"}
+
+
+def _definition(name: str, choices: Any, model: str = "ConsentRecord") -> dict[str, Any]:
+    return {"form": "x", "model": model, "title": {"fr": "x", "en": "x"},
+            "sections": [{"title": {"fr": "s", "en": "s"}, "fields": [
+                {"name": name, "label": {"fr": "a", "en": "a"}, "choices": choices}]}]}
+
+
+def test_choices_load_from_yaml_by_stored_value(tmp_path: Path) -> None:
+    raw = yaml.safe_load("""
+form: x
+model: ConsentRecord
+title: {fr: x, en: x}
+sections:
+  - title: {fr: s, en: s}
+    fields:
+      - name: minor_at_consent
+        label: {fr: a, en: a}
+        choices:
+          true: {fr: "Mineur(e) à la date du consentement", en: Minor on the date of consent}
+          false: {fr: "Majeur(e) à la date du consentement", en: Adult on the date of consent}
+          null: {fr: Non renseigné, en: Not stated}
+""")
+    spec = parse_definition(raw, tmp_path / "x.yaml").field("minor_at_consent")
+    assert spec.kind == "tristate"
+    assert spec.choices == ((True, Bilingual(**MINOR)), (False, Bilingual(**ADULT)),
+                            (None, Bilingual(**NOT_STATED)))
+    assert spec.choice_label(None) == Bilingual(**NOT_STATED)
+    assert spec.choice_label(1) is None and spec.choice_label("") is None
+
+
+@pytest.mark.parametrize(("name", "choices", "error"), [
+    # a tristate needs all three stored values, a yes/no field only true and false
+    ("minor_at_consent", {True: MINOR, False: ADULT},
+     r"minor_at_consent\.choices: expected the keys true, false, null \(the stored values\), "
+     r"got true, false"),
+    ("minor_at_consent", {True: MINOR, False: ADULT, None: NOT_STATED, "maybe": MINOR},
+     r"got true, false, null, 'maybe'"),
+    ("minor_at_consent", {"yes": MINOR, "no": ADULT, "unknown": NOT_STATED},
+     r"expected the keys true, false, null .* got 'yes', 'no', 'unknown'"),
+    ("minor_at_consent", {1: MINOR, 0: ADULT, None: NOT_STATED}, r"got 1, 0, null"),
+    ("minor_at_consent", [MINOR, ADULT, NOT_STATED], r"expected the keys true, false, null"),
+    ("minor_at_consent", {True: MINOR, False: {"fr": "Majeur(e)"}, None: NOT_STATED},
+     r"minor_at_consent\.choices\.false: expected \{fr: \.\.\., en: \.\.\.\}"),
+    ("minor_at_consent", {True: MINOR, False: ADULT, None: {"fr": "x", "en": "x", "de": "x"}},
+     r"choices\.null: expected \{fr: \.\.\., en: \.\.\.\}"),
+    ("consent_on", {True: MINOR, False: ADULT},
+     r"consent_on\.choices: choices are for yes/no fields only, not date"),
+])
+def test_choices_that_do_not_fit_the_field_are_refused(tmp_path: Path, name: str,
+                                                        choices: Any, error: str) -> None:
+    with pytest.raises(DefinitionError, match=error):
+        parse_definition(_definition(name, choices), tmp_path / "x.yaml")
+
+
+def test_a_yes_no_field_takes_only_true_and_false(tmp_path: Path) -> None:
+    raw = _definition("tocilizumab", {True: MINOR, False: ADULT, None: NOT_STATED},
+                      model="ClinicalCourse")
+    with pytest.raises(DefinitionError, match=r"expected the keys true, false \("):
+        parse_definition(raw, tmp_path / "x.yaml")
+    raw = _definition("tocilizumab", {True: MINOR, False: ADULT}, model="ClinicalCourse")
+    spec = parse_definition(raw, tmp_path / "x.yaml").field("tocilizumab")
+    assert spec.kind == "yesno" and [value for value, _ in spec.choices] == [True, False]
