@@ -1,5 +1,6 @@
 """A yes/no field's own answer labels (`choices` in a form definition): loaded
-and checked with the definition; the stored values stay True, False, None."""
+and checked with the definition, shown by the entry form, the read-only
+display and the data dictionary; the stored values stay True, False, None."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from trialdb.crf.definitions import Bilingual, DefinitionError, parse_definition
+from trialdb.crf.definitions import Bilingual, DefinitionError, load_forms, parse_definition
+from trialdb.crf.dictionary import data_dictionary
+from trialdb.crf.forms import NO, UNKNOWN, YES, answer_label, display_value, form_class
 
 MINOR = {"fr": "Mineur(e) à la date du consentement", "en": "Minor on the date of consent"}
 ADULT = {"fr": "Majeur(e) à la date du consentement", "en": "Adult on the date of consent"}
@@ -45,6 +48,17 @@ sections:
     assert spec.choice_label(1) is None and spec.choice_label("") is None
 
 
+def test_the_consent_definition_names_minor_and_adult() -> None:
+    spec = load_forms()["consent"].field("minor_at_consent")
+    assert [(value, label.fr, label.en) for value, label in spec.choices] == [
+        (True, MINOR["fr"], MINOR["en"]), (False, ADULT["fr"], ADULT["en"]),
+        (None, NOT_STATED["fr"], NOT_STATED["en"])]
+    assert "Oui" not in spec.help.fr and "Yes" not in spec.help.en  # type: ignore[union-attr]
+    # every other yes/no field keeps the shared labels
+    others = [f for form in load_forms().values() for f in form.fields if f.choices]
+    assert [f.name for f in others] == ["minor_at_consent"]
+
+
 @pytest.mark.parametrize(("name", "choices", "error"), [
     # a tristate needs all three stored values, a yes/no field only true and false
     ("minor_at_consent", {True: MINOR, False: ADULT},
@@ -77,3 +91,39 @@ def test_a_yes_no_field_takes_only_true_and_false(tmp_path: Path) -> None:
     raw = _definition("tocilizumab", {True: MINOR, False: ADULT}, model="ClinicalCourse")
     spec = parse_definition(raw, tmp_path / "x.yaml").field("tocilizumab")
     assert spec.kind == "yesno" and [value for value, _ in spec.choices] == [True, False]
+    assert answer_label(spec, True, "en") == MINOR["en"]
+    assert answer_label(spec, False, "fr") == ADULT["fr"]
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_entry_form_offers_the_fields_own_labels_on_unchanged_values(language: str) -> None:
+    consent = load_forms()["consent"]
+    field = form_class(consent, language).minor_at_consent
+    assert [(c.value, c.label) for c in field.kwargs["choices"]] == [
+        (YES, MINOR[language]), (NO, ADULT[language]), (UNKNOWN, NOT_STATED[language])]
+    # a tristate without its own labels keeps the shared ones
+    eligibility = load_forms()["eligibility"]
+    shared = form_class(eligibility, language).cmv_igg_positive
+    assert [c.label for c in shared.kwargs["choices"]] == (
+        ["Oui", "Non", "Non renseigné"] if language == "fr" else ["Yes", "No", "Not answered"])
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_display_value_reads_the_fields_own_labels(language: str) -> None:
+    spec = load_forms()["consent"].field("minor_at_consent")
+    assert display_value(spec, True, language) == MINOR[language]
+    assert display_value(spec, False, language) == ADULT[language]
+    assert display_value(spec, None, language) == NOT_STATED[language]
+    shared = load_forms()["eligibility"].field("cmv_igg_positive")
+    assert display_value(shared, True, language) == ("Oui" if language == "fr" else "Yes")
+    assert display_value(shared, None, language) == "—"
+
+
+def test_data_dictionary_lists_the_answers_in_both_languages() -> None:
+    rows = {(r.form, r.field): r for r in data_dictionary()}
+    minor = rows["consent", "minor_at_consent"]
+    assert minor.type == "boolean (nullable)"
+    assert minor.codes == (f"true = {MINOR['en']} / {MINOR['fr']}; "
+                           f"false = {ADULT['en']} / {ADULT['fr']}; "
+                           f"NULL = {NOT_STATED['en']} / {NOT_STATED['fr']}")
+    assert rows["eligibility", "cmv_igg_positive"].codes == ""

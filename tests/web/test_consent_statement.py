@@ -106,3 +106,37 @@ def test_contradicting_statement_is_refused_next_to_its_field(
     assert response.status_code == 422
     errors = _errors(response.get_data(as_text=True), "minor_at_consent")
     assert len(errors) == 1 and english in errors[0] and "the statement contradicts it" in errors[0]
+
+
+def _radios(page: str, field: str) -> list[tuple[str, str]]:
+    """(value, label) of a radio question, in order."""
+    return [(value, html.unescape(label)) for value, label in re.findall(
+        rf'<input [^>]*name="{field}" type="radio" value="([^"]*)"> <span>([^<]*)</span>', page)]
+
+
+def test_statement_reads_minor_or_adult_in_both_languages(client_a: FlaskClient, world: World,
+                                                          engine: Engine) -> None:
+    number = _create(client_a, world)
+    url = f"/participants/{number}/screening/consent"
+    page = client_a.get(url).get_data(as_text=True)
+    assert _radios(page, "minor_at_consent") == [
+        ("yes", "Mineur(e) à la date du consentement"),
+        ("no", "Majeur(e) à la date du consentement"), ("", "Non renseigné")]
+    assert "Mineur(e) ou majeur(e) à la date du consentement" in html.unescape(page)
+    # the stored value is still a boolean
+    response = post(client_a, url, {**CONSENT, "minor_at_consent": "yes"})
+    assert response.status_code == 302
+    record = _consent(engine, number)
+    assert record is not None and record.minor_at_consent is True
+    client_a.post("/language", data={"lang": "en", "csrf_token": csrf_token(client_a, "/")})
+    page = client_a.get(url).get_data(as_text=True)
+    assert _radios(page, "minor_at_consent") == [
+        ("yes", "Minor on the date of consent"), ("no", "Adult on the date of consent"),
+        ("", "Not stated")]
+    assert re.search(r'<input checked [^>]*name="minor_at_consent" type="radio" value="yes">', page)
+    # the data dictionary, page and CSV, gives both languages' labels
+    expected = ("true = Minor on the date of consent / Mineur(e) à la date du consentement; "
+                "false = Adult on the date of consent / Majeur(e) à la date du consentement; "
+                "NULL = Not stated / Non renseigné")
+    assert expected in html.unescape(client_a.get("/dictionary").get_data(as_text=True))
+    assert expected in client_a.get("/dictionary.csv").get_data(as_text=True)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trialdb.crf.definitions import FieldSpec, FormSpec, Limit, code_label, load_forms
+from trialdb.crf.definitions import (
+    STORED_NAMES,
+    FieldSpec,
+    FormSpec,
+    Limit,
+    code_label,
+    load_forms,
+)
 
 _TYPES = {
     "date": "date", "bool": "boolean", "yesno": "boolean", "tristate": "boolean (nullable)",
@@ -37,6 +44,9 @@ def _bound(limit: Limit | None, below: bool) -> str:
 
 
 def _codes(spec: FieldSpec) -> str:
+    if spec.choices:  # a yes/no field's own answer labels, in both languages
+        return "; ".join(f"{STORED_NAMES[value]} = {label.en} / {label.fr}"
+                         for value, label in spec.choices)
     if spec.enum is None:
         return ""
     return "; ".join(f"{code} = {code_label(spec.enum, code, 'en')}" for code in spec.codes)

@@ -92,6 +92,15 @@ def _choices(enum_class: type[enum.Enum], language: str, blank: bool) -> list[Se
     return options([BLANK_CHOICE, *pairs] if blank else pairs)
 
 
+_SHARED_ANSWERS = {True: "yes", False: "no", None: "unknown"}
+
+
+def answer_label(spec: FieldSpec, value: bool | None, language: str) -> str:
+    """A yes/no answer as the field's definition names it, else Yes / No / Not answered."""
+    own = spec.choice_label(value)
+    return own.get(language) if own else message(_SHARED_ANSWERS[value], language)
+
+
 def _make_field(spec: FieldSpec, language: str) -> Field:
     label = spec.label.get(language)
     description = spec.help.get(language) if spec.help else ""
@@ -107,9 +116,10 @@ def _make_field(spec: FieldSpec, language: str) -> Field:
     if spec.kind == "bool":
         return BooleanField(**kwargs)
     if spec.kind in ("yesno", "tristate"):
-        choices = [(YES, message("yes", language)), (NO, message("no", language))]
+        choices = [(YES, answer_label(spec, True, language)),
+                   (NO, answer_label(spec, False, language))]
         if spec.kind == "tristate":
-            choices.append((UNKNOWN, message("unknown", language)))
+            choices.append((UNKNOWN, answer_label(spec, None, language)))
         return RadioField(choices=options(choices), validators=presence, default=None,
                           **kwargs)
     if spec.kind == "int":
@@ -216,6 +226,9 @@ def form_data(spec: FormSpec, record: Any | None) -> dict[str, Any]:
 
 def display_value(spec: FieldSpec, value: Any, language: str) -> str:
     """A stored value as a person reads it."""
+    own = spec.choice_label(value)  # a null a definition names is an answer, not a blank
+    if own is not None:
+        return own.get(language)
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
