@@ -179,6 +179,8 @@ def test_casebook_shows_forms_values_and_audit(demo: tuple[str, Engine], tmp_pat
     assert number in flat and "Participant casebook" in flat
     assert "Casebook signatures" in flat
     assert "CAR-T infusion (D0)" in flat and "create" in flat
+    # the consent's statement, not stated in the demo, as its definition names it
+    assert "Minor or adult on the date of consent" in flat and "Not stated" in flat
     render_pages(out.read_bytes(), tmp_path, "casebook")
     missing = CliRunner().invoke(main, ["report", "casebook", "--participant", "ZZZ-9999",
                                         "--out", str(tmp_path / "none.pdf")],
@@ -199,6 +201,8 @@ def test_blank_crf_lists_every_field_and_code(tmp_path: Path) -> None:
             assert spec.name.replace(" ", "") in squeezed, spec.name
             for code in spec.codes:
                 assert f"{code}=" in squeezed, code
+    # a yes/no field's own answer labels, by stored value (a cell's lines meet other columns)
+    assert "true = Minor" in text and "false = Adult" in text and "NULL = Not stated" in text
     again = service.blank_crf(Actor.system("command line"))
     assert again == out.read_bytes()
     render_pages(out.read_bytes(), tmp_path, "crf")

@@ -9,7 +9,7 @@ from datetime import datetime
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, PageBreak, Paragraph
 
-from trialdb.crf.definitions import FieldSpec, FormSpec, code_label, load_forms
+from trialdb.crf.definitions import STORED_NAMES, FieldSpec, FormSpec, code_label, load_forms
 from trialdb.reporting.context import Language, utc_text
 from trialdb.reporting.document import DocumentInfo, build_pdf, table_of_contents
 from trialdb.reporting.styles import FRAME_WIDTH, styles
@@ -53,6 +53,9 @@ def _limits(ctx: Language, spec: FieldSpec) -> str:
 
 
 def _codes(ctx: Language, spec: FieldSpec) -> str:
+    if spec.choices:  # a yes/no field's own answer labels, by stored value
+        return "\n".join(f"{STORED_NAMES[value]} = {label.get(ctx.language)}"
+                         for value, label in spec.choices)
     if spec.enum is None:
         return ""
     return "\n".join(f"{code} = {code_label(spec.enum, code, ctx.language)}" for code in spec.codes)

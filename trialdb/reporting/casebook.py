@@ -53,6 +53,9 @@ CASEBOOK_ENTITY = "participant"  # signatures and reviews of the whole casebook
 
 
 def _value(ctx: ReportContext, spec: FieldSpec, value: Any, assays: dict[int, str]) -> str:
+    own = spec.choice_label(value)  # a yes/no field's own answer labels, null included
+    if own is not None:
+        return own.get(ctx.language)
     if value is None:
         return "—"
     if spec.kind == "assay":
