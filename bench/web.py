@@ -375,15 +375,15 @@ class Summary:
 
     @property
     def throughput(self) -> float:
-        return statistics.median(r.throughput for r in self.rounds)
+        return round(statistics.median(r.throughput for r in self.rounds), 1)
 
     @property
     def p50_ms(self) -> float:
-        return statistics.median(r.p50_ms for r in self.rounds)
+        return round(statistics.median(r.p50_ms for r in self.rounds), 1)
 
     @property
     def p95_ms(self) -> float:
-        return statistics.median(r.p95_ms for r in self.rounds)
+        return round(statistics.median(r.p95_ms for r in self.rounds), 1)
 
     @property
     def p95_range(self) -> str:
