@@ -5,7 +5,11 @@ one after the other."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -121,3 +125,51 @@ def test_waiting_writers_go_in_one_after_the_other(sqlite_engine: Engine) -> Non
     assert failures == []
     assert most_inside[0] == 1  # never two writers in a transaction at once
     assert len(set(numbers)) == 40 == _participants(sqlite_engine)
+
+
+@contextmanager
+def _other_process_holding(lock_file: Path) -> Iterator[int]:
+    """The file lock held as another process would hold it: flock locks belong to
+    an open file, so a second open of the file competes like a second process."""
+    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield descriptor
+    finally:
+        os.close(descriptor)  # releases the lock if still held
+
+
+def test_a_writer_waiting_on_another_process_goes_in_when_it_lets_go(
+        sqlite_engine: Engine, tmp_path: Path) -> None:
+    queue = queue_for(str(tmp_path / "queue.sqlite3"))
+    entered = threading.Event()
+
+    def writer() -> None:
+        queue.enter(10.0)
+        entered.set()
+        queue.leave()
+
+    with _other_process_holding(tmp_path / "queue.sqlite3-writers.lock") as held:
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert not entered.wait(0.3)  # kept waiting while the other one holds it
+        fcntl.flock(held, fcntl.LOCK_UN)
+        assert entered.wait(1.0)
+    thread.join(timeout=10)
+
+
+def test_a_writer_that_gave_up_on_another_process_leaves_the_queue_usable(
+        sqlite_engine: Engine, tmp_path: Path) -> None:
+    with unit_of_work(make_session_factory(sqlite_engine)) as session:
+        site_id = factories.site(session, "QUEUE").id
+    impatient = make_engine(f"sqlite:///{tmp_path / 'queue.sqlite3'}",
+                            connect_args={"timeout": 0.2})
+    with _other_process_holding(tmp_path / "queue.sqlite3-writers.lock"):
+        with pytest.raises(Unavailable) as refused, \
+                unit_of_work(make_session_factory(impatient)) as session:
+            _register(session, site_id)
+        assert refused.value.status == 503
+    with unit_of_work(make_session_factory(impatient)) as session:
+        _register(session, site_id)
+    assert _participants(sqlite_engine) == 1
+    impatient.dispose()
