@@ -2,8 +2,11 @@
 
 Database tests run once on SQLite and once on the machine's PostgreSQL
 (`--db sqlite` or `--db postgresql` to pick one). The schema comes from the
-Alembic migrations, applied once per test session and database; each test
-then runs inside a transaction rolled back at its end.
+Alembic migrations, applied once per test session and database. Each backend
+has two databases: `engine`'s, where the web and service tests commit for real
+(their rows stay, so they use unique codes), and `db`'s, where each test runs
+inside a transaction rolled back at its end, so that every `db` test starts
+from the bare schema whatever ran before it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -37,7 +41,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The database shared by this test session's tests."""
+    """The database of the tests that commit, shared by this test session."""
     with empty_database(backend, tmp_path_factory.mktemp("db")) as url:
         yield url
 
@@ -50,10 +54,30 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {table: connection.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+                for table in inspect(connection).get_table_names()}
+
+
+@pytest.fixture(scope="session")
+def rollback_engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The database behind `db`, apart from `engine`'s: rows committed there by
+    the web tests would otherwise show up in whole-table reads (exports, ...)."""
+    with empty_database(backend, tmp_path_factory.mktemp("rollback-db")) as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        migrated = _row_counts(engine)
+        yield engine
+        leaked = _row_counts(engine)
+        engine.dispose()
+    assert leaked == migrated, "a `db` test committed outside its rolled-back transaction"
+
+
 @pytest.fixture()
-def db(engine: Engine) -> Iterator[Session]:
+def db(rollback_engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back after the test, commits included."""
-    connection = engine.connect()
+    connection = rollback_engine.connect()
     transaction = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint",
                       expire_on_commit=False)

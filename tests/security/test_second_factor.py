@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import pyotp
@@ -60,10 +61,26 @@ def _user(engine: Engine, user_id: int) -> User:
         return user
 
 
-def _require_at(engine: Engine, site_id: int) -> None:
+def _set_policy(engine: Engine, site_ids: list[int], required: bool) -> None:
     with unit_of_work(make_session_factory(engine)) as session:
-        session.execute(update(Site).where(Site.id == site_id).values(
-            requires_second_factor=True))
+        session.execute(update(Site).where(Site.id.in_(site_ids)).values(
+            requires_second_factor=required))
+
+
+@pytest.fixture()
+def require_at(engine: Engine) -> Iterator[Callable[[int], None]]:
+    """Turn a site's policy on for one test only: on any site, it binds every
+    study-wide investigator, data manager and admin that later tests sign in
+    on the same database."""
+    sites: list[int] = []
+
+    def require(site_id: int) -> None:
+        sites.append(site_id)
+        _set_policy(engine, [site_id], True)
+
+    yield require
+    if sites:
+        _set_policy(engine, sites, False)
 
 
 def test_totp_codes() -> None:
@@ -143,8 +160,8 @@ def test_wrong_codes_lock_the_account(app: Flask, world: World, engine: Engine) 
 
 @pytest.mark.parametrize("role", [Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN])
 def test_site_policy_requires_enrolment(app: Flask, world: World, engine: Engine,
-                                        role: Role) -> None:
-    _require_at(engine, world.site_a.id)
+                                        require_at: Callable[[int], None], role: Role) -> None:
+    require_at(world.site_a.id)
     with unit_of_work(make_session_factory(engine)) as session:
         site = session.get(Site, world.site_a.id)
         assert site is not None
@@ -171,9 +188,9 @@ def test_site_policy_requires_enrolment(app: Flask, world: World, engine: Engine
     assert _user(engine, user.id).totp_secret == secret
 
 
-def test_policy_does_not_bind_coordinators_or_other_sites(app: Flask, world: World,
-                                                          engine: Engine) -> None:
-    _require_at(engine, world.site_a.id)
+def test_policy_does_not_bind_coordinators_or_other_sites(
+        app: Flask, world: World, engine: Engine, require_at: Callable[[int], None]) -> None:
+    require_at(world.site_a.id)
     with unit_of_work(make_session_factory(engine)) as session:
         site_b = session.get(Site, world.site_b.id)
         assert site_b is not None
