@@ -70,21 +70,42 @@ def test_a_turn_ends_with_commit_rollback_or_close(sqlite_engine: Engine, tmp_pa
         queue._in_process.release()
 
 
+@contextmanager
+def _other_process_holding(lock_file: Path) -> Iterator[int]:
+    """The file lock held as another process would hold it: flock locks belong to
+    an open file, so a second open of the file competes like a second process."""
+    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield descriptor
+    finally:
+        os.close(descriptor)  # releases the lock if still held
+
+
+@contextmanager
+def _writer_of_this_process_holding(engine: Engine) -> Iterator[None]:
+    holder = make_session_factory(engine)()
+    holder.execute(text("SELECT 1"))  # holds the turn, as a long save would
+    try:
+        yield
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize("holder", ["this process", "another process"])
 def test_a_writer_kept_waiting_is_told_the_database_is_busy(
-        sqlite_engine: Engine, tmp_path: Path) -> None:
+        sqlite_engine: Engine, tmp_path: Path, holder: str) -> None:
     with unit_of_work(make_session_factory(sqlite_engine)) as session:
         site_id = factories.site(session, "QUEUE").id
     impatient = make_engine(f"sqlite:///{tmp_path / 'queue.sqlite3'}",
                             connect_args={"timeout": 0.2})
-    holder = make_session_factory(sqlite_engine)()
-    holder.execute(text("SELECT 1"))  # holds the turn, as a long save would
-    try:
+    holding = (_writer_of_this_process_holding(sqlite_engine) if holder == "this process"
+               else _other_process_holding(tmp_path / "queue.sqlite3-writers.lock"))
+    with holding:
         with pytest.raises(Unavailable) as refused, \
                 unit_of_work(make_session_factory(impatient)) as session:
             _register(session, site_id)
         assert refused.value.status == 503
-    finally:
-        holder.close()
     assert _participants(sqlite_engine) == 0  # nothing half-written
     with unit_of_work(make_session_factory(impatient)) as session:  # the turn came back
         _register(session, site_id)
@@ -127,18 +148,6 @@ def test_waiting_writers_go_in_one_after_the_other(sqlite_engine: Engine) -> Non
     assert len(set(numbers)) == 40 == _participants(sqlite_engine)
 
 
-@contextmanager
-def _other_process_holding(lock_file: Path) -> Iterator[int]:
-    """The file lock held as another process would hold it: flock locks belong to
-    an open file, so a second open of the file competes like a second process."""
-    descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield descriptor
-    finally:
-        os.close(descriptor)  # releases the lock if still held
-
-
 def test_a_writer_waiting_on_another_process_goes_in_when_it_lets_go(
         sqlite_engine: Engine, tmp_path: Path) -> None:
     queue = queue_for(str(tmp_path / "queue.sqlite3"))
@@ -156,20 +165,3 @@ def test_a_writer_waiting_on_another_process_goes_in_when_it_lets_go(
         fcntl.flock(held, fcntl.LOCK_UN)
         assert entered.wait(1.0)
     thread.join(timeout=10)
-
-
-def test_a_writer_that_gave_up_on_another_process_leaves_the_queue_usable(
-        sqlite_engine: Engine, tmp_path: Path) -> None:
-    with unit_of_work(make_session_factory(sqlite_engine)) as session:
-        site_id = factories.site(session, "QUEUE").id
-    impatient = make_engine(f"sqlite:///{tmp_path / 'queue.sqlite3'}",
-                            connect_args={"timeout": 0.2})
-    with _other_process_holding(tmp_path / "queue.sqlite3-writers.lock"):
-        with pytest.raises(Unavailable) as refused, \
-                unit_of_work(make_session_factory(impatient)) as session:
-            _register(session, site_id)
-        assert refused.value.status == 503
-    with unit_of_work(make_session_factory(impatient)) as session:
-        _register(session, site_id)
-    assert _participants(sqlite_engine) == 1
-    impatient.dispose()
