@@ -160,7 +160,6 @@ class _SerialisedJSON(TypeDecorator[str]):
 # The changes are serialised once, canonically: that text is both hashed and stored.
 _INSERT = insert(_AUDIT_TABLE).values(
     changes=bindparam("changes_text", type_=_SerialisedJSON()))
-_INSERT_RETURNING_ID = _INSERT.returning(_AUDIT_TABLE.c.id)
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -221,9 +220,9 @@ def _append(session: Session, actor: Actor, entries: Iterable[Entry]) -> list[di
         previous = hashlib.sha256(f"{head}{_scalar(link)}{tail}".encode()).hexdigest()
         rows.append(parts.row(entry, changes, link, previous))
     if len(rows) == 1:
-        # One row (every CRF save): the database numbers it after the highest id,
-        # in the INSERT itself, so the chain's order and the ids' order still agree
-        # (the chain's lock is held) and no statement reserves the id first.
+        # One row on SQLite (every CRF save): the database numbers it after the highest
+        # id, in the INSERT itself, so the chain's order and the ids' order still agree
+        # (the write lock is held) and no statement reserves the id first.
         rows[0]["id"] = _insert(connection, rows, now)
     elif rows:
         # Several rows: a multi-row INSERT numbers them in no promised order, so the
@@ -313,8 +312,8 @@ def _append_one_postgresql(connection: Connection, parts: _Parts, entry: Entry) 
 
 
 def _insert(connection: Connection, rows: list[dict[str, Any]], now: datetime) -> int | None:
-    """Write the rows, under their reserved ids or (a single row) under none; the id
-    the database gave that single row."""
+    """Write the rows, under their reserved ids or (a single row on SQLite) under
+    none; the id the database gave that single row."""
     if connection.dialect.name == "sqlite":
         # Straight to the driver, values as SQLAlchemy's SQLite types store them (naive
         # UTC timestamp text, the changes' canonical text as it is): per-parameter
@@ -326,9 +325,7 @@ def _insert(connection: Connection, rows: list[dict[str, Any]], now: datetime) -
              row["study_number"], row["changes_text"], row["reason"], row["previous_hash"],
              row["row_hash"]) for row in rows])
         return result.lastrowid if len(rows) == 1 else None
-    if len(rows) == 1 and "id" not in rows[0]:
-        new_id: int = connection.execute(_INSERT_RETURNING_ID, rows[0]).scalar_one()
-        return new_id
+    # PostgreSQL, under reserved ids (a lone row goes through _append_one_postgresql)
     connection.execute(_INSERT, rows)
     return None
 
