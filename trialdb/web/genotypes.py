@@ -10,7 +10,6 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from trialdb.crf.definitions import FormSpec
-from trialdb.crf.forms import form_class, form_data
 from trialdb.errors import InvalidInput
 from trialdb.models import Participant, ResistanceGenotype
 from trialdb.services import genotypes as service
@@ -25,6 +24,7 @@ from trialdb.web.participants import (
     posted_crf,
     record_or_404,
     render_crf,
+    saved_crf,
 )
 
 bp = Blueprint("genotypes", __name__)
@@ -64,8 +64,8 @@ def _edit(spec: FormSpec, participant: Participant, record: ResistanceGenotype |
         "susceptibilities": list(Susceptibility), "current": _current(record),
              "mutation_error": None}
     if posted is None:
-        form = form_class(spec, language())(data=form_data(spec, record))
-        return render_crf(spec, participant, form, record, template="genotype_form.html", **extra)
+        return render_crf(spec, participant, saved_crf(spec, record), record,
+                          template="genotype_form.html", **extra)
     extra["current"] = {
         "genes": {g.value: request.form.get(f"gene-{g.value}", "") for g in CmvGene},
         "drugs": {d.value: request.form.get(f"drug-{d.value}", "") for d in Antiviral},

@@ -101,6 +101,11 @@ def posted_crf(spec: FormSpec) -> Posted | None:
     return Posted(form, form.validate())
 
 
+def saved_crf(spec: FormSpec, record: Any | None) -> FlaskForm:
+    """The form a page shows: filled from the saved record, or blank."""
+    return form_class(spec, language())(data=form_data(spec, record))
+
+
 def handle_crf_post(spec: FormSpec, posted: Posted, saver: Saver) -> tuple[Any, int]:
     """Save a posted CRF; returns (saved object or None, HTTP status).
 
@@ -237,8 +242,7 @@ def record_page(study_number: str, form_name: str,
 def _edit(spec: FormSpec, participant: Participant, record: Any | None,
           posted: Posted | None) -> Response | tuple[str, int]:
     if posted is None:
-        form = form_class(spec, language())(data=form_data(spec, record))
-        return render_crf(spec, participant, form, record)
+        return render_crf(spec, participant, saved_crf(spec, record), record)
 
     def saver(save: FormSave, _form: FlaskForm) -> Any:
         return form_entry.save_form(db(), actor(), participant, spec, save, record=record)

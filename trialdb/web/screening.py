@@ -13,7 +13,7 @@ from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import InputRequired, NumberRange
 
 from trialdb.crf.definitions import code_label
-from trialdb.crf.forms import BLANK_CHOICE, form_class, form_data, options, to_model_value
+from trialdb.crf.forms import BLANK_CHOICE, options, to_model_value
 from trialdb.crf.messages import message, wtforms_translations
 from trialdb.errors import NotFound, UserError
 from trialdb.services import dashboard, participants, screening
@@ -22,7 +22,13 @@ from trialdb.study.consent import Signatory
 from trialdb.vocab import Sex, StudyPart
 from trialdb.web.base import actor, commit, db, entry_page, entry_required, flash, participant_or_404
 from trialdb.web.i18n import language, t
-from trialdb.web.participants import form_spec_or_404, handle_crf_post, posted_crf, render_crf
+from trialdb.web.participants import (
+    form_spec_or_404,
+    handle_crf_post,
+    posted_crf,
+    render_crf,
+    saved_crf,
+)
 
 bp = Blueprint("screening", __name__)
 
@@ -107,9 +113,9 @@ def new() -> Response | str | tuple[str, int]:
     return (page, status) if status != 200 else page
 
 
-def _screening_context(participant: Any, consent_on: date | None, only_one_parent_alive: bool,
+def _screening_context(state: screening.ScreeningState, participant: Any,
+                       consent_on: date | None, only_one_parent_alive: bool,
                        minor_at_consent: bool | None) -> dict[str, Any]:
-    state = screening.screening_state(db(), participant)
     when = consent_on or (state.consent.consent_on if state.consent else date.today())
     signers = screening.signatories_for(participant, when, only_one_parent_alive,
                                         minor_at_consent)
@@ -131,7 +137,7 @@ def form(study_number: str, form_name: str) -> Response | tuple[str, int]:
     record = state.eligibility if form_name == "eligibility" else state.consent
     status = 200
     if posted is None:
-        crf = form_class(spec, language())(data=form_data(spec, record))
+        crf = saved_crf(spec, record)
     else:
         crf = posted.form
 
@@ -151,7 +157,7 @@ def form(study_number: str, form_name: str) -> Response | tuple[str, int]:
         only_one = bool(crf.only_one_parent_alive.data)
         statement = to_model_value(spec.field("minor_at_consent"), crf.minor_at_consent.data)
     return render_crf(spec, participant, crf, record, status, template="screening_form.html",
-                      **_screening_context(participant, consent_on, only_one, statement))
+                      **_screening_context(state, participant, consent_on, only_one, statement))
 
 
 @bp.route("/participants/<study_number>/include", methods=["POST"])
