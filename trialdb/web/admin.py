@@ -28,8 +28,9 @@ from trialdb.models import Site, User
 from trialdb.security import second_factor
 from trialdb.services import accounts, staff
 from trialdb.vocab import Role
-from trialdb.web.base import SignedInUser, actor, admin_required, commit, db, flash
+from trialdb.web.base import SignedInUser, actor, admin_required, commit, db
 from trialdb.web.i18n import language, t
+from trialdb.web.notice import notify
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -92,7 +93,7 @@ def new_user() -> Response | str | tuple[str, int]:
                 return render_template("admin_user.html", form=form, user=None,
                                        form_errors=errors), error.status
             commit()
-            flash("account_created")
+            notify("account_created")
             return redirect(url_for("admin.users"))
         errors.append(t("fix_errors"))
         return render_template("admin_user.html", form=form, user=None, form_errors=errors), 422
@@ -132,7 +133,7 @@ def edit_user(user_id: int) -> Response | str | tuple[str, int]:
                                    form_errors=errors), error.status
         commit()
         _keep_own_session(user)
-        flash("account_saved")
+        notify("account_saved")
         return redirect(url_for("admin.users"))
     errors.append(t("fix_errors"))
     return render_template("admin_user.html", form=form, user=user, form_errors=errors), 422
@@ -173,7 +174,7 @@ def reset_second_factor(user_id: int) -> Response | str | tuple[str, int]:
                                    form_errors=errors), error.status
         commit()
         _keep_own_session(user)
-        flash("account_saved")
+        notify("account_saved")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     errors.append(t("fix_errors"))
     return render_template("admin_second_factor.html", form=form, user=user,
@@ -188,5 +189,5 @@ def set_active(user_id: int) -> Response:
         raise NotFound("No such account.", "Compte introuvable.")
     staff.set_active(db(), actor(), user_id, request.form.get("active") == "1")
     commit()
-    flash("account_saved")
+    notify("account_saved")
     return redirect(url_for("admin.users"))

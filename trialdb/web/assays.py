@@ -18,8 +18,9 @@ from trialdb.models import Assay
 from trialdb.services import assays as service
 from trialdb.services.form_entry import FieldErrors
 from trialdb.vocab import LoadUnit, Specimen, Virus
-from trialdb.web.base import actor, commit, db, flash
+from trialdb.web.base import actor, commit, db
 from trialdb.web.i18n import language, t
+from trialdb.web.notice import notify
 
 bp = Blueprint("assays", __name__)
 _FIELDS = ("name", "virus", "specimen", "unit", "limit_of_detection", "lloq", "copies_per_iu")
@@ -88,7 +89,7 @@ def new() -> Response | str | tuple[str, int]:
         return render_template("assay_form.html", form=form, assay=None, used=0,
                                form_errors=_show_errors(form, error)), error.status
     commit()
-    flash("assay_created")
+    notify("assay_created")
     return redirect(url_for("assays.index"))
 
 
@@ -109,5 +110,5 @@ def edit(assay_id: int) -> Response | str | tuple[str, int]:
         return render_template("assay_form.html", form=form, assay=assay, used=used,
                                form_errors=_show_errors(form, error)), error.status
     commit()
-    flash("assay_saved")
+    notify("assay_saved")
     return redirect(url_for("assays.index"))

@@ -22,6 +22,7 @@ from trialdb.errors import Forbidden, NotFound
 from trialdb.models import Participant, SiteMembership, User
 from trialdb.services.actor import Actor, require_entry
 from trialdb.vocab import ParticipantStatus, Role
+from trialdb.web import notice
 from trialdb.web.i18n import language, t
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -185,7 +186,7 @@ def _idle_timeout() -> Response | None:
         lang = language()
         session.clear()
         session["lang"] = lang
-        session["flash_key"] = "signed_out_idle"
+        notice.notify("signed_out_idle")
         return redirect(url_for("auth.login", next=request.full_path))
     if not isinstance(seen, int | float) or now - seen >= _SEEN_STEP:
         # Rewritten at most once a step, so most pages leave the signed cookie as it
@@ -242,21 +243,11 @@ def _template_globals() -> dict[str, Any]:
             return "—"
         return code_label(enum_class, str(getattr(value, "value", value)), language())
 
-    def flash_message() -> str | None:
-        key = session.pop("flash_key", None)
-        extra = session.pop("flash_values", None) or {}
-        return t(key, **extra) if key else None
-
     def status_label(status: str) -> str:
         return code_label(ParticipantStatus, status, language())
 
-    return {"t": t, "lang": language(), "code": code, "flash_message": flash_message,
+    return {"t": t, "lang": language(), "code": code, "flash_message": notice.pending_text,
             "Role": Role, "status_label": status_label}
-
-
-def flash(key: str, **values: Any) -> None:
-    session["flash_key"] = key
-    session["flash_values"] = values
 
 
 def install_request_hooks(app: Flask) -> None:
@@ -279,4 +270,5 @@ def install_request_hooks(app: Flask) -> None:
     app.before_request(_idle_timeout)
     app.teardown_request(_close_session)
     app.after_request(_security_headers)
+    notice.install(app)
     app.context_processor(_template_globals)

@@ -14,7 +14,8 @@ from trialdb.errors import NotFound
 from trialdb.exports import bundle
 from trialdb.exports.formats import FORMATS
 from trialdb.models import DataSnapshot, ExportBundle
-from trialdb.web.base import actor, commit, db, flash
+from trialdb.web.base import actor, commit, db
+from trialdb.web.notice import notify
 
 bp = Blueprint("exports_page", __name__)
 
@@ -35,7 +36,7 @@ def page() -> str | Response:
         result = bundle.run_export(db(), actor(), _export_dir(), formats, snapshot_id=snapshot_id,
                                    xpt_ascii=xpt_ascii)
         commit()
-        flash("saved")
+        notify("saved")
         return redirect(url_for("exports_page.page", done=result.bundle_id))
     session = db()
     exports = list(session.scalars(select(ExportBundle).order_by(ExportBundle.id.desc()).limit(50)))

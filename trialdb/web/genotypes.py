@@ -15,8 +15,9 @@ from trialdb.models import Participant, ResistanceGenotype
 from trialdb.services import genotypes as service
 from trialdb.services.form_entry import FormSave
 from trialdb.vocab import Antiviral, CmvGene, GenotypeOutcome, Susceptibility
-from trialdb.web.base import actor, db, entry_page, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, db, entry_page, entry_required, participant_or_404
 from trialdb.web.i18n import language
+from trialdb.web.notice import notify
 from trialdb.web.participants import (
     Posted,
     form_spec_or_404,
@@ -86,7 +87,7 @@ def _edit(spec: FormSpec, participant: Participant, record: ResistanceGenotype |
     if saved is None:
         return render_crf(spec, participant, posted.form, record, status,
                           template="genotype_form.html", **extra)
-    flash("saved")
+    notify("saved")
     return redirect(url_for("participants.form_page", study_number=participant.study_number,
                             form_name="resistance_genotype"))
 

@@ -19,9 +19,10 @@ from trialdb.models import AntiviralCourse, Participant
 from trialdb.services import dashboard, form_entry, records, viral_loads
 from trialdb.services.form_entry import FieldErrors, FormSave, SoftLimitWarnings
 from trialdb.study.timeline import age_at
-from trialdb.web.base import actor, commit, db, entry_page, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, entry_page, entry_required, participant_or_404
 from trialdb.web.chart import viral_load_svg
 from trialdb.web.i18n import language, t
+from trialdb.web.notice import notify
 
 bp = Blueprint("participants", __name__)
 
@@ -250,7 +251,7 @@ def _edit(spec: FormSpec, participant: Participant, record: Any | None,
     saved, status = handle_crf_post(spec, posted, saver)
     if saved is None:
         return render_crf(spec, participant, posted.form, record, status)
-    flash("saved")
+    notify("saved")
     target = url_for("participants.form_page", study_number=participant.study_number,
                      form_name=spec.name) if spec.repeating else url_for(
         "participants.show", study_number=participant.study_number)
@@ -267,7 +268,7 @@ def delete(study_number: str, form_name: str, record_id: int) -> Response:
     record = record_or_404(spec, participant, record_id)
     records.delete_record(db(), actor(), record, request.form.get("reason", ""))
     commit()
-    flash("deleted")
+    notify("deleted")
     return redirect(url_for("participants.show", study_number=participant.study_number))
 
 

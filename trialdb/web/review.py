@@ -18,8 +18,9 @@ from trialdb.models import Participant, Site, form_models
 from trialdb.models._columns import FormRecordMixin
 from trialdb.services import audit, review
 from trialdb.vocab import QueryStatus, Role, SignatureMeaning
-from trialdb.web.base import actor, commit, db, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, participant_or_404
 from trialdb.web.i18n import language
+from trialdb.web.notice import notify
 
 bp = Blueprint("review", __name__)
 
@@ -49,7 +50,7 @@ def _form_titles() -> dict[str, str]:
 
 
 def _back(participant: Participant) -> BaseResponse:
-    flash("review_done")
+    notify("review_done")
     return redirect(url_for("review.participant", study_number=participant.study_number))
 
 
@@ -131,7 +132,7 @@ def query(query_id: int) -> BaseResponse | str:
         else:
             raise NotFound("No such action.", "Action inconnue.")
         commit()
-        flash("review_done")
+        notify("review_done")
         return redirect(url_for("review.query", query_id=item.id))
     return render_template("query.html", query=item, participant=person, titles=_form_titles())
 

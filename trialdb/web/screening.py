@@ -20,8 +20,9 @@ from trialdb.services import dashboard, participants, screening
 from trialdb.services.form_entry import FormSave
 from trialdb.study.consent import Signatory
 from trialdb.vocab import Sex, StudyPart
-from trialdb.web.base import actor, commit, db, entry_page, entry_required, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, entry_page, entry_required, participant_or_404
 from trialdb.web.i18n import language, t
+from trialdb.web.notice import notify
 from trialdb.web.participants import (
     form_spec_or_404,
     handle_crf_post,
@@ -104,7 +105,7 @@ def new() -> Response | str | tuple[str, int]:
                 status = error.status
             else:
                 commit()
-                flash("created_number", number=participant.study_number)
+                notify("created_number", number=participant.study_number)
                 return redirect(url_for("screening.form", study_number=participant.study_number,
                                         form_name="eligibility"))
         else:
@@ -148,7 +149,7 @@ def form(study_number: str, form_name: str) -> Response | tuple[str, int]:
 
         saved, status = handle_crf_post(spec, posted, saver)
         if saved is not None:
-            flash("saved")
+            notify("saved")
             return redirect(url_for("screening.form", study_number=study_number,
                                     form_name=form_name))
     consent_on, only_one, statement = None, False, None
@@ -173,5 +174,5 @@ def include(study_number: str) -> Response:
                         field="included_on") from error
     screening.include(db(), actor(), participant, included_on)
     commit()
-    flash("included")
+    notify("included")
     return redirect(url_for("participants.show", study_number=participant.study_number))

@@ -21,6 +21,7 @@ from trialdb.security import second_factor, totp
 from trialdb.security.throttle import SignInThrottle
 from trialdb.web.base import SignedInUser, commit, db
 from trialdb.web.i18n import language
+from trialdb.web.notice import notify
 
 bp = Blueprint("second_factor", __name__)
 
@@ -160,7 +161,7 @@ def _expired() -> Response:
     lang = language()
     session.clear()
     session["lang"] = lang
-    session["flash_key"] = "signed_out_idle"
+    notify("signed_out_idle")
     return redirect(url_for("auth.login"))
 
 
@@ -213,7 +214,7 @@ def enrol() -> Response | str | tuple[str, int]:
             session.pop("totp_enrol_secret", None)
             if not signed_in:
                 return _finish(user)
-            session["flash_key"] = "saved"
+            notify("saved")
             return redirect(url_for("dashboard.index"))
         commit()  # the failure is counted and audited
         error, status = text("wrong_code"), 422

@@ -14,8 +14,9 @@ from trialdb.services import viral_loads as service
 from trialdb.services.form_entry import infusion_date
 from trialdb.study.viral_load import log10_load
 from trialdb.vocab import LoadUnit, Specimen, Virus
-from trialdb.web.base import actor, commit, db, entry_page, flash, participant_or_404
+from trialdb.web.base import actor, commit, db, entry_page, participant_or_404
 from trialdb.web.i18n import language
+from trialdb.web.notice import notify
 
 bp = Blueprint("viral_loads", __name__)
 BLANK_ROWS = 8
@@ -75,7 +76,7 @@ def grid(study_number: str) -> Response | tuple[str, int]:
     except InvalidInput as error:
         return _render(participant, rows, {}, 422, [error.message(language())])
     commit()
-    flash("loads_saved", count=len(saved))
+    notify("loads_saved", count=len(saved))
     return redirect(url_for("viral_loads.grid", study_number=participant.study_number))
 
 
