@@ -50,27 +50,39 @@ def sign_in(session: Session, email: str, password: str,
                                                       reason="unknown account"))
         return SignInResult(None)
     actor = Actor.of(user)
-    locked = _aware(user.locked_until)
-    if locked is not None and locked > now:
+    locked = locked_until(user, now)
+    if locked is not None:
         audit.record(session, actor, audit.Entry(action="failed_login", entity="user",
                                                  entity_id=user.id, reason="account locked"))
         return SignInResult(None, locked)
     if not user.is_active or not password_matches(user, password):
-        user.failed_logins = (user.failed_logins or 0) + 1
         reason = "account deactivated" if not user.is_active else "wrong password"
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            reason += f"; locked for {LOCK_MINUTES} minutes after {user.failed_logins} failures"
-        audit.record(session, actor, audit.Entry(
-            action="failed_login", entity="user", entity_id=user.id, reason=reason,
-            changes={"failed_logins": [user.failed_logins - 1, user.failed_logins]}))
-        return SignInResult(None, _aware(user.locked_until)
-                            if user.failed_logins >= MAX_FAILED_LOGINS else None)
+        return SignInResult(None, count_failed_sign_in(session, user, reason, now))
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     audit.record(session, actor, audit.Entry(action="login", entity="user", entity_id=user.id))
     return SignInResult(user)
+
+
+def locked_until(user: User, now: datetime) -> datetime | None:
+    """When the account's lock-out ends, or None when it is not locked at `now`."""
+    locked = _aware(user.locked_until)
+    return locked if locked is not None and locked > now else None
+
+
+def count_failed_sign_in(session: Session, user: User, reason: str,
+                         now: datetime) -> datetime | None:
+    """One more consecutive failure for the account (audited as "failed_login"):
+    at MAX_FAILED_LOGINS it is locked for LOCK_MINUTES. The lock's end, if locked."""
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        reason += f"; locked for {LOCK_MINUTES} minutes after {user.failed_logins} failures"
+    audit.record(session, Actor.of(user), audit.Entry(
+        action="failed_login", entity="user", entity_id=user.id, reason=reason,
+        changes={"failed_logins": [user.failed_logins - 1, user.failed_logins]}))
+    return locked_until(user, now)
 
 
 def end_sessions(session: Session, user: User) -> None:
