@@ -75,7 +75,7 @@ def create_app(settings_or_config: Settings | dict[str, Any] | None = None, *,
                       reports.bp):
         app.register_blueprint(blueprint)
     __import__("trialdb.api").api.register(app)  # REST API (token auth)
-    for page in ("exports", "lab_import", "assays"):  # exports, lab upload, assays
+    for page in ("exports", "lab_import", "assays", "account"):  # ..., own password
         app.register_blueprint(__import__(f"trialdb.web.{page}", fromlist=["bp"]).bp)
     return app
 

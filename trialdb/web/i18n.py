@@ -276,6 +276,24 @@ _TEXT: dict[str, tuple[str, str]] = {
                      "change, and any change needs a reason."),
     "assay_created": ("Technique créée.", "Assay created."),
     "assay_saved": ("Technique enregistrée.", "Assay saved."),
+    # changing one's own password (every signed-in user, page header)
+    "change_password": ("Changer de mot de passe", "Change password"),
+    "current_password": ("Mot de passe actuel", "Current password"),
+    "new_password": ("Nouveau mot de passe", "New password"),
+    "new_password_again": ("Nouveau mot de passe, à nouveau", "New password again"),
+    "password_policy_help": ("Au moins {n} caractères, pas un mot de passe courant : une phrase "
+                             "de plusieurs mots sans rapport convient bien.",
+                             "At least {n} characters, not a common password: a phrase of "
+                             "several unrelated words works well."),
+    "password_change_ends_sessions": ("Vos autres sessions ouvertes (autres navigateurs, "
+                                      "autres postes) prendront fin ; celle-ci continue.",
+                                      "Your other open sessions (other browsers, other "
+                                      "computers) will end; this one goes on."),
+    "wrong_current_password": ("Mot de passe actuel incorrect (compté comme un échec de "
+                               "connexion).", "Wrong current password (counted as a failed "
+                               "sign-in)."),
+    "password_changed": ("Mot de passe changé ; vos autres sessions sont fermées.",
+                         "Password changed; your other sessions are closed."),
 }
 
 
