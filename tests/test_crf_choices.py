@@ -10,9 +10,24 @@ from typing import Any
 import pytest
 import yaml
 
-from trialdb.crf.definitions import Bilingual, DefinitionError, load_forms, parse_definition
+from trialdb.crf.definitions import (
+    Bilingual,
+    DefinitionError,
+    code_label,
+    load_forms,
+    parse_definition,
+)
 from trialdb.crf.dictionary import data_dictionary
-from trialdb.crf.forms import NO, UNKNOWN, YES, answer_label, display_value, form_class
+from trialdb.crf.forms import (
+    NO,
+    UNKNOWN,
+    YES,
+    answer_label,
+    audited_value,
+    display_value,
+    form_class,
+)
+from trialdb.vocab import CarTProduct
 
 MINOR = {"fr": "Mineur(e) à la date du consentement", "en": "Minor on the date of consent"}
 ADULT = {"fr": "Majeur(e) à la date du consentement", "en": "Adult on the date of consent"}
@@ -127,3 +142,21 @@ def test_data_dictionary_lists_the_answers_in_both_languages() -> None:
                            f"false = {ADULT['en']} / {ADULT['fr']}; "
                            f"NULL = {NOT_STATED['en']} / {NOT_STATED['fr']}")
     assert rows["eligibility", "cmv_igg_positive"].codes == ""
+
+
+def test_audited_values_read_as_the_form_shows_them() -> None:
+    forms = load_forms()
+    infusion = {f.name: f for f in forms["infusion"].fields}
+    consent = {f.name: f for f in forms["consent"].fields}
+    assert audited_value(infusion["product"], "tisagenlecleucel", "fr") == code_label(
+        CarTProduct, "tisagenlecleucel", "fr")
+    assert audited_value(infusion["infused_on"], "2024-03-10", "fr") == "10/03/2024"
+    assert audited_value(infusion["infused_on"], "2024-03-10", "en") == "2024-03-10"
+    assert audited_value(infusion["prior_allo_hsct"], True, "en") == "Yes"
+    assert audited_value(consent["minor_at_consent"], None, "fr") == "Non renseigné"
+    # a code an older definition allowed is shown as the trail keeps it
+    assert audited_value(infusion["product"], "withdrawn_product", "fr") == "withdrawn_product"
+    # columns no form shows
+    assert audited_value(None, True, "fr") == "Oui"
+    assert audited_value(None, None, "fr") == "—"
+    assert audited_value(None, 3, "fr") == "3"

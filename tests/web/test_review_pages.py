@@ -151,3 +151,17 @@ def test_audit_export_for_data_managers_only(app: Flask, world: World, case: Cas
     assert body.splitlines()[0].startswith("id,occurred_at,user_id")
     assert case.participant.study_number in body
     assert post(manager, "/audit/export", {"start": "yesterday", "end": ""}).status_code == 422
+
+
+def test_history_and_trail_read_changes_with_the_forms_labels(app: Flask, world: World,
+                                                             case: Case) -> None:
+    coordinator = _client(app, world.coordinator_a.email)
+    history = coordinator.get(
+        f"/participants/{case.participant.study_number}/history/clinical_course/{case.course_id}"
+    ).get_data(as_text=True)
+    assert "Grade maximal de CRS (ASTCT)" in history
+    assert "<td>Non</td>" in history  # tocilizumab: False, as the form says it
+    assert "<td>False</td>" not in history
+    trail = coordinator.get(f"/participants/{case.participant.study_number}/trail").get_data(
+        as_text=True)
+    assert "Immunoglobulines IV</span>: — → Non" in trail

@@ -224,6 +224,24 @@ def form_data(spec: FormSpec, record: Any | None) -> dict[str, Any]:
     return data
 
 
+def audited_value(spec: FieldSpec | None, value: Any, language: str) -> str:
+    """A value as the audit trail keeps it (JSON: codes, ISO dates, true/false), as a
+    person reads it; a column no form shows (is_complete...) keeps its own value."""
+    if spec is None:
+        if isinstance(value, bool):
+            return message("yes" if value else "no", language)
+        return "—" if value is None or value == "" else str(value)
+    if isinstance(value, str):
+        try:
+            if spec.enum is not None:
+                value = spec.enum(value)
+            elif spec.kind == "date":
+                value = date.fromisoformat(value)
+        except ValueError:  # a code or date from an older definition: shown as kept
+            return str(value)
+    return display_value(spec, value, language)
+
+
 def display_value(spec: FieldSpec, value: Any, language: str) -> str:
     """A stored value as a person reads it."""
     own = spec.choice_label(value)  # a null a definition names is an answer, not a blank

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_login import login_required
@@ -13,6 +14,7 @@ from sqlalchemy import inspect, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from trialdb.crf.definitions import load_forms
+from trialdb.crf.forms import audited_value
 from trialdb.errors import Forbidden, InvalidInput, NotFound
 from trialdb.models import Participant, Site, form_models
 from trialdb.models._columns import FormRecordMixin
@@ -47,6 +49,23 @@ def _target(participant: Participant, entity: str, record_id: int) -> tuple[str,
 def _form_titles() -> dict[str, str]:
     lang = language()
     return {spec.model.__tablename__: spec.title.get(lang) for spec in load_forms().values()}
+
+
+def _audited_labels() -> dict[str, Any]:
+    """Template helpers: an audited change read with its form's field label and
+    answer labels (the CSV export keeps the stored codes)."""
+    lang = language()
+    fields = {spec.model.__tablename__: {f.name: f for f in spec.fields}
+              for spec in load_forms().values()}
+
+    def field_title(entity: str | None, name: str) -> str:
+        spec = fields.get(entity or "", {}).get(name)
+        return spec.label.get(lang) if spec else name
+
+    def shown(entity: str | None, name: str, value: Any) -> str:
+        return audited_value(fields.get(entity or "", {}).get(name), value, lang)
+
+    return {"field_title": field_title, "shown": shown}
 
 
 def _back(participant: Participant) -> BaseResponse:
@@ -146,7 +165,7 @@ def history(study_number: str, entity: str, record_id: int) -> str:
     changes = {name: audit.field_history(db(), entity, record_id, name) for name in fields}
     return render_template("history.html", participant=person, entity=entity, record=record,
                            changes={k: v for k, v in changes.items() if v},
-                           titles=_form_titles())
+                           titles=_form_titles(), **_audited_labels())
 
 
 @bp.route("/participants/<study_number>/trail")
@@ -155,7 +174,7 @@ def trail(study_number: str) -> str:
     person = participant_or_404(study_number)
     return render_template("trail.html", participant=person,
                            events=audit.participant_trail(db(), person.study_number),
-                           titles=_form_titles())
+                           titles=_form_titles(), **_audited_labels())
 
 
 @bp.route("/audit/export", methods=["GET", "POST"])
