@@ -267,6 +267,11 @@ def test_odm_export_validates_against_the_odm_1_3_2_schema(db, cohort, statistic
     assert cohort.reactivated.study_number in text and cohort.excluded.study_number not in text
     assert "2026-03" not in text.split("<ClinicalData", 1)[1]
     assert 'ItemOID="IT.viral_loads.sampled_on_day" Value="14"' in text
+    # a yes/no field's own answers are named in its description, in both languages
+    assert "(true = Minor on the date of consent; false = Adult on the date of consent; " \
+           "missing = Not stated)" in text
+    assert "(true = Mineur(e) à la date du consentement; false = Majeur(e) à la date du " \
+           "consentement; absent = Non renseigné)" in text
 
 
 def test_unknown_format_is_refused() -> None:

@@ -106,6 +106,17 @@ def _value(spec: FieldSpec, value: Any, d0: dt.date | None, assays: dict[int, st
     return str(value)
 
 
+def _answers(spec: FieldSpec, language: str) -> str:
+    """A yes/no field's own answer labels (ODM code lists cannot be boolean), for its
+    description: " (true = Minor on the date of consent; ...)"."""
+    if not spec.choices:
+        return ""
+    missing = "absent" if language == "fr" else "missing"
+    named = [f"{'true' if stored is True else 'false' if stored is False else missing} = "
+             f"{label.get(language)}" for stored, label in spec.choices]
+    return f" ({'; '.join(named)})"
+
+
 def _metadata(w: _Writer, forms: list[FormSpec]) -> None:
     codes = load_codes()
     with w.element("MetaDataVersion", OID=MDV_OID, Name="trialdb forms",
@@ -133,7 +144,8 @@ def _metadata(w: _Writer, forms: list[FormSpec]) -> None:
                                DataType=_DATA_TYPES[spec.kind]):
                     suffix_en = " (study day from D0)" if spec.kind == "date" else ""
                     suffix_fr = " (jour d'étude depuis J0)" if spec.kind == "date" else ""
-                    w.translated("Description", spec.comment + suffix_en, spec.label.fr + suffix_fr)
+                    w.translated("Description", spec.comment + suffix_en + _answers(spec, "en"),
+                                 spec.label.fr + suffix_fr + _answers(spec, "fr"))
                     w.translated("Question", spec.label.en + suffix_en, spec.label.fr + suffix_fr)
                     if spec.enum is not None:
                         used[spec.enum.__name__] = spec.enum
