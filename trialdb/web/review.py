@@ -83,7 +83,7 @@ def participant(study_number: str) -> str:
         columns={name: [c.name for c in inspect(model).columns
                         if c.name not in {"id", "participant_id", "row_version", "created_at",
                                           "updated_at", "is_deleted", "deletion_reason"}]
-                 for name, model in form_models().items()})
+                 for name, model in form_models().items()}, **_audited_labels())
 
 
 @bp.route("/participants/<study_number>/review/<entity>/<int:record_id>/<action>",
