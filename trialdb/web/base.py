@@ -162,8 +162,9 @@ def _load_user(session_id: str) -> SignedInUser | None:
     state = current_app.extensions["trialdb"]
     parameters = {"user_id": int(user_id), "epoch": int(epoch)}
     if state.engine.dialect.name != "sqlite":
-        # PostgreSQL: the request's own session, one connection per request.
-        rows = db().execute(_SIGNED_IN, parameters).all()
+        # PostgreSQL: the request's own connection (one per request), without the
+        # ORM's execution layer: nothing is pending at the start of a request.
+        rows = db().connection().execute(_SIGNED_IN, parameters).all()
     else:
         with state.engine.connect() as connection:  # SQLite: keep the write lock out of this read
             rows = connection.execute(_SIGNED_IN, parameters).all()
