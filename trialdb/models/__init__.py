@@ -15,6 +15,7 @@ from trialdb.models.outcomes import FollowUp, ProtocolDeviation
 from trialdb.models.participants import ConsentRecord, EligibilityAssessment, Participant
 from trialdb.models.people import Site, SiteMembership, User
 from trialdb.models.review import DataQuery, QueryMessage, RecordReview, Signature
+from trialdb.models.security import SignInFailure
 from trialdb.models.virology import (
     AntiviralCourse,
     Assay,
@@ -54,6 +55,7 @@ __all__ = [
     "RecordReview",
     "ResistanceGenotype",
     "Serology",
+    "SignInFailure",
     "Signature",
     "Site",
     "SiteMembership",

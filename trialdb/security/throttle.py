@@ -2,53 +2,119 @@
 
 The account lock-out (`services.staff`) stops guessing one account's
 password; this stops one address from trying many accounts. Failures are
-counted in a sliding window, in the memory of the process (each gunicorn
-worker keeps its own count, so the effective limit is at most
-workers x `limit`; the reverse proxy can add a global one).
+counted in a sliding window in the database (table `sign_in_failure`), so
+every gunicorn worker and every process counts the same failures, and a
+restart forgets none. Rows older than the window are deleted as it slides.
+
+Each call is a short transaction of its own, apart from the request's: a
+failure is written after the sign-in's commit, so no throttle write holds
+SQLite's write lock while a password is hashed (argon2 is slow on purpose).
+Callers must therefore have ended the request's write transaction first: on
+SQLite one thread cannot hold two write transactions (see writer_queue).
+
+Fail open: when the table cannot be read or written (database busy or
+unreachable, table missing), the error is logged and the attempt goes on
+unthrottled. Clinical staff must still be able to sign in; the per-account
+lock-out, written in the sign-in's own transaction, still stops password
+guessing, and a database that is really down fails the sign-in itself with
+a 503 anyway. Failing closed would let a throttle fault lock everyone out.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
+import hmac
+import logging
 import time
-from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, exists, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from trialdb.models import SignInFailure
+
+log = logging.getLogger(__name__)
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _seconds(moment: datetime) -> float:
+    # SQLite gives back naive datetimes; every stored time is UTC
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
 
 
 class SignInThrottle:
-    """At most `limit` failed sign-ins per address within `window` seconds."""
+    """At most `limit` failed sign-ins per address within `window` seconds.
 
-    def __init__(self, limit: int = 20, window: float = 300.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    `clock` gives wall-clock seconds (not a monotonic clock: several processes,
+    possibly on several machines kept in time, compare the stored times).
+    """
+
+    def __init__(self, read: sessionmaker[Session], write: sessionmaker[Session], key: bytes,
+                 limit: int = 20, window: float = 300.0,
+                 clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self.window = window
+        self._read = read
+        self._write = write
+        self._key = key
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(address, deque())
-        while failures and now - failures[0] > self.window:
-            failures.popleft()
-        return failures
+    def _digest(self, address: str) -> str:
+        # Hashed, not truncated: truncating to a /24 or /64 would count a whole
+        # hospital network (or everyone behind its NAT) as one address, so one
+        # guesser there would block the ward. A keyed hash keeps one count per
+        # address without storing it; keyed, because a plain SHA-256 of an IPv4
+        # address is reversed by trying all 2^32 of them. Every worker shares the
+        # secret key, hence the same digest.
+        return hmac.new(self._key, b"sign-in throttle\0" + address.encode(),
+                        hashlib.sha256).hexdigest()
 
     def retry_after(self, address: str) -> int:
         """Seconds before this address may try again (0: it may now)."""
-        with self._lock:
-            now = self._clock()
-            failures = self._recent(address, now)
-            if len(failures) < self.limit:
-                return 0
-            return max(1, int(failures[0] + self.window - now) + 1)
+        now = self._clock()
+        try:
+            with self._read.begin() as session:
+                recent = session.scalars(
+                    select(SignInFailure.failed_at)
+                    .where(SignInFailure.client_digest == self._digest(address),
+                           SignInFailure.failed_at >= _moment(now - self.window))
+                    .order_by(SignInFailure.failed_at.desc()).limit(self.limit)).all()
+        except SQLAlchemyError:
+            log.warning("sign-in throttle unavailable, not applied", exc_info=True)
+            return 0
+        if len(recent) < self.limit:
+            return 0
+        # once the limit-th most recent failure leaves the window, fewer than
+        # `limit` remain in it
+        return max(1, int(_seconds(recent[-1]) + self.window - now) + 1)
 
     def failed(self, address: str) -> None:
-        with self._lock:
-            now = self._clock()
-            self._recent(address, now).append(now)
-            if len(self._failures) > 10_000:  # forget idle addresses, bound memory
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
+        now = self._clock()
+        try:
+            with self._write.begin() as session:
+                session.execute(delete(SignInFailure)
+                                .where(SignInFailure.failed_at < _moment(now - self.window)))
+                session.execute(insert(SignInFailure).values(
+                    client_digest=self._digest(address), failed_at=_moment(now)))
+        except SQLAlchemyError:
+            log.warning("sign-in throttle unavailable, failure not counted", exc_info=True)
 
     def succeeded(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
+        """Forget this address's failures (a read first: most sign-ins have
+        none, and then take no write lock)."""
+        digest = self._digest(address)
+        try:
+            with self._read.begin() as session:
+                if not session.scalar(select(exists().where(
+                        SignInFailure.client_digest == digest))):
+                    return
+            with self._write.begin() as session:
+                session.execute(delete(SignInFailure)
+                                .where(SignInFailure.client_digest == digest))
+        except SQLAlchemyError:
+            log.warning("sign-in throttle unavailable, failures not cleared", exc_info=True)

@@ -32,7 +32,9 @@ from trialdb.services.actor import Actor
 EXCLUDED_TABLES = frozenset({"app_user", "site_membership", "data_snapshot",
                              # interchange bookkeeping: tokens, exports, import batches
                              "api_token", "export_bundle", "lab_column_mapping",
-                             "lab_import_batch"})
+                             "lab_import_batch",
+                             # the sign-in throttle's counts (security.throttle)
+                             "sign_in_failure"})
 
 
 def _tables() -> list[Table]:

@@ -35,7 +35,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
@@ -45,11 +45,12 @@ def login() -> Response | str | tuple[str, int]:
         return blocked
     if form.validate_on_submit():
         result = staff.sign_in(db(), form.email.data or "", form.password.data or "")
-        commit()  # the attempt is audited whatever its outcome
+        step = None if result.user is None else second_factor.second_step(result.user)
+        commit()  # the attempt is audited whatever its outcome; the throttle writes after
         if result.user is None:
             second_factor.throttle().failed(second_factor.client_address())
-        elif (next_step := second_factor.after_password(result.user)) is not None:
-            return next_step
+        elif step is not None:
+            return second_factor.after_password(result.user, step)
         if result.user is not None:
             second_factor.throttle().succeeded(second_factor.client_address())
             lang = language()

@@ -1,7 +1,7 @@
 """The second sign-in step (TOTP), enrolment of a second factor, and the
-sign-in throttle by client address. `auth.login` calls `after_password`
-once the password is right; the session only becomes signed in here when
-the code is right too."""
+sign-in throttle by client address. `auth.login` asks `second_step` and
+calls `after_password` once the password is right; the session only becomes
+signed in here when the code is right too."""
 
 from __future__ import annotations
 
@@ -89,10 +89,16 @@ class CodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
 
 
 def throttle() -> SignInThrottle:
-    """The application's sign-in throttle (one per application, per process)."""
+    """The application's sign-in throttle. Its counts are in the database,
+    shared by every worker; call its writes once the request's transaction
+    is committed (security.throttle)."""
     found = current_app.extensions.get("trialdb_sign_in_throttle")
     if found is None:
-        found = SignInThrottle(limit=current_app.config.get("SIGN_IN_FAILURES_PER_ADDRESS", 20),
+        state = current_app.extensions["trialdb"]
+        secret = current_app.config["SECRET_KEY"]
+        found = SignInThrottle(state.read_factory, state.write_factory,
+                               secret if isinstance(secret, bytes) else str(secret).encode(),
+                               limit=current_app.config.get("SIGN_IN_FAILURES_PER_ADDRESS", 20),
                                window=current_app.config.get("SIGN_IN_THROTTLE_SECONDS", 300))
         current_app.extensions["trialdb_sign_in_throttle"] = found
     return found
@@ -102,15 +108,15 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def throttled_answer() -> tuple[str, int] | None:
-    """A 429 page when this address failed too often recently, else None."""
+def throttled_answer() -> tuple[str, int, dict[str, str]] | None:
+    """A 429 page, with Retry-After, when this address failed too often recently, else None."""
     wait = throttle().retry_after(client_address())
     if not wait:
         return None
     from trialdb.web.auth import LoginForm
 
     page = render_template("login.html", form=LoginForm(), error=text("throttled", seconds=wait))
-    return page, 429
+    return page, 429, {"Retry-After": str(wait)}
 
 
 def _start_pending(user: User, *, enrol: bool) -> None:
@@ -122,15 +128,19 @@ def _start_pending(user: User, *, enrol: bool) -> None:
                                 "next": target}
 
 
-def after_password(user: User) -> Response | None:
-    """Called once the password is right: the next step, or None to sign in now."""
+def second_step(user: User) -> str | None:
+    """Once the password is right, the step that must follow ("verify" or
+    "enrol"), or None to sign in now. Read before the sign-in's commit, so
+    that nothing holds a transaction open after it (the throttle writes then)."""
     if user.totp_secret is not None:
-        _start_pending(user, enrol=False)
-        return redirect(url_for("second_factor.verify"))
-    if second_factor.is_required(db(), user):
-        _start_pending(user, enrol=True)
-        return redirect(url_for("second_factor.enrol"))
-    return None
+        return "verify"
+    return "enrol" if second_factor.is_required(db(), user) else None
+
+
+def after_password(user: User, step: str) -> Response:
+    """Called once the right password is committed: on to `second_step`'s step."""
+    _start_pending(user, enrol=step == "enrol")
+    return redirect(url_for(f"second_factor.{step}"))
 
 
 def _pending_user(enrol: bool) -> User | None:
@@ -166,7 +176,7 @@ def _expired() -> Response:
 
 
 @bp.route("/login/second-factor", methods=["GET", "POST"])
-def verify() -> Response | str | tuple[str, int]:
+def verify() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     user = _pending_user(enrol=False)
     if user is None or user.totp_secret is None:
         return _expired()
@@ -179,9 +189,9 @@ def verify() -> Response | str | tuple[str, int]:
         outcome = second_factor.CodeCheck.WRONG
         if form.validate_on_submit():
             outcome = second_factor.verify_code(db(), user, form.code.data or "")
-            commit()
-            if outcome is second_factor.CodeCheck.ACCEPTED:
-                return _finish(user)
+        commit()  # the check is counted and audited; the throttle writes after it
+        if outcome is second_factor.CodeCheck.ACCEPTED:
+            return _finish(user)
         throttle().failed(client_address())
         if second_factor.locked_until(user) is not None:
             error, status = text("locked"), 429
