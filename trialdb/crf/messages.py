@@ -79,3 +79,14 @@ class _Translations:
 
 def wtforms_translations(language: str) -> _Translations:
     return _Translations(language)
+
+
+def translated_meta(language: str) -> type:
+    """A form's `Meta` giving WTForms' own messages (not a number, not a date...)
+    in `language`."""
+
+    class Meta:
+        def get_translations(self, form: Any) -> Any:
+            return wtforms_translations(language)
+
+    return Meta

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import login_required, login_user
 from flask_wtf import FlaskForm
@@ -11,7 +9,7 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField
 from wtforms.validators import InputRequired, Length
 
-from trialdb.crf.messages import message, wtforms_translations
+from trialdb.crf.messages import message, translated_meta
 from trialdb.errors import UserError
 from trialdb.services import password_change
 from trialdb.services.accounts import MIN_PASSWORD_LENGTH
@@ -26,17 +24,13 @@ def _password_form() -> FlaskForm:
     lang = language()
     required = InputRequired(message=message("required", lang))
 
-    class Meta:
-        def get_translations(self, form: Any) -> Any:
-            return wtforms_translations(lang)
-
     class PasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
         current = PasswordField(t("current_password"), validators=[required, Length(max=1024)])
         new = PasswordField(t("new_password"), validators=[required, Length(max=1024)])
         repeated = PasswordField(t("new_password_again"),
                                  validators=[required, Length(max=1024)])
 
-    PasswordForm.Meta = Meta
+    PasswordForm.Meta = translated_meta(lang)
     return PasswordForm()
 
 

@@ -3,8 +3,6 @@ a lost second factor."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
@@ -22,7 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from trialdb.crf.definitions import code_label
 from trialdb.crf.forms import options
-from trialdb.crf.messages import message, wtforms_translations
+from trialdb.crf.messages import message, translated_meta
 from trialdb.errors import NotFound, UserError
 from trialdb.models import Site, User
 from trialdb.security import second_factor
@@ -39,10 +37,6 @@ def _user_form(sites: list[Site], new: bool) -> FlaskForm:
     lang = language()
     required = InputRequired(message=message("required", lang))
 
-    class Meta:
-        def get_translations(self, form: Any) -> Any:
-            return wtforms_translations(lang)
-
     role_choices = [(r.value, code_label(Role, r.value, lang)) for r in Role]
     site_choices = [(s.code, f"{s.code} · {s.name}") for s in sites]
 
@@ -57,7 +51,7 @@ def _user_form(sites: list[Site], new: bool) -> FlaskForm:
         UserForm.display_name = StringField(t("display_name"), validators=[required,
                                                                            Length(max=200)])
         UserForm.password = PasswordField(t("password"), validators=[required, Length(max=1024)])
-    UserForm.Meta = Meta
+    UserForm.Meta = translated_meta(lang)
     return UserForm()
 
 

@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from trialdb.crf.definitions import code_label
 from trialdb.crf.forms import BLANK_CHOICE, options, to_model_value
-from trialdb.crf.messages import message, wtforms_translations
+from trialdb.crf.messages import message, translated_meta
 from trialdb.errors import NotFound, UserError
 from trialdb.services import dashboard, participants, screening
 from trialdb.services.form_entry import FormSave
@@ -52,10 +52,6 @@ def _new_participant_form(site_choices: list[tuple[str, str]]) -> FlaskForm:
     lang = language()
     required = InputRequired(message=message("required", lang))
 
-    class Meta:
-        def get_translations(self, form: Any) -> Any:
-            return wtforms_translations(lang)
-
     class NewParticipantForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no types
         site = SelectField(t("site"), choices=options(site_choices), validators=[required])
         part = SelectField(t("part"), validators=[required], choices=options([
@@ -70,7 +66,7 @@ def _new_participant_form(site_choices: list[tuple[str, str]]) -> FlaskForm:
                             enumerate(t("month_names").split(","), start=1)]]))
         screened_on = DateField(t("screened_on"), validators=[required], default=date.today)
 
-    NewParticipantForm.Meta = Meta
+    NewParticipantForm.Meta = translated_meta(lang)
     return NewParticipantForm()
 
 
