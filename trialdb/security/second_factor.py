@@ -4,7 +4,7 @@ Like every service these take the session and never commit."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
@@ -15,9 +15,9 @@ from trialdb.db import utcnow
 from trialdb.errors import Forbidden, InvalidInput, NotFound
 from trialdb.models import Site, SiteMembership, User
 from trialdb.security import totp
-from trialdb.services import audit
+from trialdb.services import audit, staff
 from trialdb.services.actor import Actor
-from trialdb.services.staff import LOCK_MINUTES, MAX_FAILED_LOGINS, end_sessions
+from trialdb.services.staff import end_sessions
 from trialdb.vocab import Role
 
 SECOND_FACTOR_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
@@ -84,10 +84,10 @@ def verify_code(session: Session, user: User, code: str,
                                                  entity_id=user.id, reason="code accepted"))
         return CodeCheck.ACCEPTED
     if totp.matching_step(user.totp_secret, code, at=now) is not None:
-        _count_failure(session, user, now, "second-factor code already used")
+        staff.count_failed_sign_in(session, user, "second-factor code already used", now)
         outcome = CodeCheck.REUSED
     else:
-        _count_failure(session, user, now, "wrong second-factor code")
+        staff.count_failed_sign_in(session, user, "wrong second-factor code", now)
         outcome = CodeCheck.WRONG
     return CodeCheck.LOCKED if locked_until(user, now) is not None else outcome
 
@@ -104,16 +104,6 @@ def _claim_step(session: Session, user: User, step: int) -> bool:
     return result.rowcount == 1
 
 
-def _count_failure(session: Session, user: User, now: datetime, reason: str) -> None:
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-        reason += f"; locked for {LOCK_MINUTES} minutes after {user.failed_logins} failures"
-    audit.record(session, Actor.of(user), audit.Entry(
-        action="failed_login", entity="user", entity_id=user.id, reason=reason,
-        changes={"failed_logins": [user.failed_logins - 1, user.failed_logins]}))
-
-
 def enrol(session: Session, user: User, secret: str, code: str,
           now: datetime | None = None) -> bool:
     """Keep `secret` as the user's second factor once they have shown a code from it."""
@@ -122,7 +112,8 @@ def enrol(session: Session, user: User, secret: str, code: str,
         return False
     step = totp.matching_step(secret, code, at=now)
     if step is None:
-        _count_failure(session, user, now, "wrong code while enrolling a second factor")
+        staff.count_failed_sign_in(session, user,
+                                  "wrong code while enrolling a second factor", now)
         return False
     had = user.totp_secret is not None
     user.totp_secret = secret
