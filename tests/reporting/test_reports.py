@@ -188,10 +188,23 @@ def test_casebook_shows_forms_values_and_audit(demo: tuple[str, Engine], tmp_pat
     assert missing.exit_code == 2 and "no participant" in missing.output
 
 
-def test_blank_crf_lists_every_field_and_code(tmp_path: Path) -> None:
+def test_blank_crf_lists_every_field_and_code(demo: tuple[str, Engine], tmp_path: Path) -> None:
+    url, engine = demo
     out = tmp_path / "crf.pdf"
+    result = CliRunner().invoke(main, ["report", "blank-crf", "--out", str(out), "--language",
+                                       "fr", "--by", "Dr Blank"], env=_cli_env(url, tmp_path))
+    assert result.exit_code == 0, result.output
+    # audited as every other document handed out: who, which, in what language, its hash
+    with make_session_factory(engine, write=False)() as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.entity == "report")
+                                .order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert (event.action, event.user_name, event.entity_id) == ("export", "Dr Blank", None)
+    assert event.changes is not None
+    assert event.changes["document"] == [None, "blank-crf"]
+    assert event.changes["language"] == [None, "fr"]
+    assert event.changes["pdf_sha256"] == [None, hashlib.sha256(out.read_bytes()).hexdigest()]
     result = CliRunner().invoke(main, ["report", "blank-crf", "--out", str(out)],
-                                env={"TRIALDB_INSTANCE_PATH": str(tmp_path)})
+                                env=_cli_env(url, tmp_path))
     assert result.exit_code == 0, result.output
     text = pdf_text(out.read_bytes(), tmp_path)
     squeezed = re.sub(r"\s+", "", text)

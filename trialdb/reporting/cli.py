@@ -101,9 +101,19 @@ def casebook(study_number: str, out: Path, snapshot_id: int | None, language: st
 @_language
 @_by
 def blank_crf(out: Path, language: str, generated_by: str) -> None:
-    """The annotated blank CRF from forms/ (reads no database, so it is not audited
-    here; downloads from the Reports page are)."""
+    """The annotated blank CRF from forms/ (audited as an export, as downloads
+    from the Reports page are; its content reads no database)."""
+    from trialdb.commandline import configured_engine
+    from trialdb.db import make_session_factory, unit_of_work
     from trialdb.reporting import service
     from trialdb.services.actor import Actor
 
-    _write(out, service.blank_crf(Actor.system(generated_by), language=language))
+    actor = Actor.system(generated_by)
+    pdf = service.blank_crf(actor, language=language)
+    try:
+        with unit_of_work(make_session_factory(configured_engine())) as session:
+            service.record_export(session, actor, "blank-crf", pdf, language=language)
+    except UserError as error:
+        _fail(error)
+        return
+    _write(out, pdf)
