@@ -47,12 +47,14 @@ def test_sigkill_during_a_burst_of_saves(tmp_path: Path) -> None:
     attempted: list[int] = []
     lock = threading.Lock()
     stop = threading.Event()
+    signed_in = threading.Semaphore(0)
 
     def writer(email: str, study_number: str) -> None:
         client = Client(server.base, timeout=10)
         client.sign_in(email, PASSWORD)
         path = f"/participants/{study_number}/viral-loads"
         client.refresh_token(path)
+        signed_in.release()
         while not stop.is_set():
             save_id = next(save_ids)
             with lock:
@@ -70,7 +72,12 @@ def test_sigkill_during_a_burst_of_saves(tmp_path: Path) -> None:
     try:
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 20
+        # The burst is timed from the last sign-in (argon2 is slow on purpose, more so
+        # on a loaded machine); the wait ends as soon as 40 saves are acknowledged.
+        signing_in = time.monotonic() + 60
+        for _ in threads:
+            signed_in.acquire(timeout=max(0.0, signing_in - time.monotonic()))
+        deadline = time.monotonic() + 60
         while len(acknowledged) < 40 and time.monotonic() < deadline:
             time.sleep(0.02)
         server.kill()  # mid-burst: writers are sending as fast as they are answered
