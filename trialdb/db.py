@@ -7,10 +7,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, create_engine, event, func, select, text
+from sqlalchemy import MetaData, Table, create_engine, event, func, insert, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -181,3 +182,37 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
         return sorted(drawn)
     highest = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(highest + 1, highest + 1 + count))
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One bulk INSERT of `rows`, which all name the same columns.
+
+    On SQLite the rows go straight to the driver's executemany, each value
+    through its column's own bind processor: what SQLAlchemy would store, without
+    its per-row parameter machinery, which costs more than SQLite's insert itself
+    (cohort loads). Columns a row leaves out get their scalar defaults; a left-out
+    column with a computed default sends the batch through a Core INSERT instead.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    defaults = {c.name: c.default for c in table.columns
+                if c.name not in rows[0] and c.default is not None}
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite" or any(not d.is_scalar for d in defaults.values()):
+        session.execute(insert(table), rows)
+        return
+    session.flush()  # as session.execute would: rows may name objects not yet written
+    connection = session.connection()
+    fixed = {name: default.arg for name, default in defaults.items()}  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in [*names, *fixed]]
+    # Column by column, so that each processor is mapped over the batch in one C loop.
+    values: list[list[Any]] = [list(map(itemgetter(name), rows)) for name in names]
+    values += [[value] * len(rows) for value in fixed.values()]
+    for index, column in enumerate(columns):
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            values[index] = list(map(process, values[index]))
+    statement = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "
+                 f"VALUES ({', '.join('?' for _ in columns)})")
+    connection.exec_driver_sql(statement, list(zip(*values, strict=True)))

@@ -21,10 +21,10 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from trialdb.db import reserve_ids, utcnow
+from trialdb.db import insert_rows, reserve_ids, utcnow
 from trialdb.errors import InvalidInput, NotFound, UserError
 from trialdb.models import (
     AntiviralCourse,
@@ -549,8 +549,7 @@ def _insert_with_ids(session: Session, model: type[Any],
     ids = reserve_ids(session, model.__table__, len(rows))
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    # A Core INSERT of the table: one executemany, without the ORM's per-row bookkeeping.
-    session.execute(insert(cast(Table, model.__table__)), rows)
+    insert_rows(session, cast(Table, model.__table__), rows)
     return ids
 
 
@@ -690,6 +689,6 @@ def _insert_genotype_details(session: Session, ids: list[int], reports: list[Gen
     for model, rows in ((GenotypeGene, genes), (GenotypeMutation, mutations),
                         (DrugSusceptibility, drugs)):
         if rows:
-            session.execute(insert(cast(Table, model.__table__)), rows)
+            insert_rows(session, cast(Table, model.__table__), rows)
             report.records[model.__tablename__] += len(rows)
 
