@@ -17,7 +17,7 @@ from trialdb.models import Site, SiteMembership, User
 from trialdb.security import totp
 from trialdb.services import audit, staff
 from trialdb.services.actor import Actor
-from trialdb.services.staff import end_sessions
+from trialdb.services.staff import end_sessions, locked_until
 from trialdb.vocab import Role
 
 SECOND_FACTOR_ROLES = frozenset({Role.INVESTIGATOR, Role.DATA_MANAGER, Role.ADMIN})
@@ -35,19 +35,6 @@ def is_required(session: Session, user: User) -> bool:
             SiteMembership.user_id == user.id, SiteMembership.site_id == Site.id,
             Site.requires_second_factor.is_(True)))
     return bool(session.scalar(query))
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        from datetime import UTC
-
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
-def locked_until(user: User, now: datetime | None = None) -> datetime | None:
-    until = _aware(user.locked_until)
-    return until if until is not None and until > (now or utcnow()) else None
 
 
 class CodeCheck(StrEnum):

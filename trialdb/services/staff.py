@@ -65,10 +65,11 @@ def sign_in(session: Session, email: str, password: str,
     return SignInResult(user)
 
 
-def locked_until(user: User, now: datetime) -> datetime | None:
-    """When the account's lock-out ends, or None when it is not locked at `now`."""
+def locked_until(user: User, now: datetime | None = None) -> datetime | None:
+    """When the account's lock-out ends, or None when it is not locked at `now`
+    (default: this moment). Sign-in, the second factor and a password change share it."""
     locked = _aware(user.locked_until)
-    return locked if locked is not None and locked > now else None
+    return locked if locked is not None and locked > (now or utcnow()) else None
 
 
 def count_failed_sign_in(session: Session, user: User, reason: str,

@@ -19,6 +19,7 @@ from wtforms.validators import InputRequired, Length
 from trialdb.models import User
 from trialdb.security import second_factor, totp
 from trialdb.security.throttle import SignInThrottle
+from trialdb.services import staff
 from trialdb.web.base import SignedInUser, commit, db
 from trialdb.web.i18n import language
 from trialdb.web.notice import notify
@@ -193,7 +194,7 @@ def verify() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str
         if outcome is second_factor.CodeCheck.ACCEPTED:
             return _finish(user)
         throttle().failed(client_address())
-        if second_factor.locked_until(user) is not None:
+        if staff.locked_until(user) is not None:
             error, status = text("locked"), 429
         else:
             reused = outcome is second_factor.CodeCheck.REUSED
