@@ -7,7 +7,7 @@ from datetime import date
 from functools import lru_cache
 
 from flask import Blueprint, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup, escape
 
 from trialdb.crf.definitions import code_label, load_forms
@@ -16,6 +16,7 @@ from trialdb.services import dashboard as service
 from trialdb.vocab import ParticipantStatus
 from trialdb.web.base import actor, db
 from trialdb.web.i18n import language, t
+from trialdb.web.participants import viral_loads_url
 
 bp = Blueprint("dashboard", __name__)
 #: Interface text of a status where its name is taken ("locked" is the sign-in lock).
@@ -109,11 +110,8 @@ def index() -> str:
     lang = language()
     markup = grid_markup(lang)
     participant_url = url_for("participants.show", study_number="_").rstrip("_")
-    # the due list links each participant's viral loads: one URL built, not one per row;
-    # read-only roles may not open the entry grid, the participant page lists the results
-    loads_url = (url_for("viral_loads.grid", study_number="_") if current_user.may_enter_data
-                 else url_for("participants.show", study_number="_", _anchor="viral-loads"))
-    head, _slash, tail = loads_url.rpartition("/_")
+    # the due list links each participant's viral loads: one URL built, not one per row
+    head, _slash, tail = viral_loads_url("_").rpartition("/_")
     return render_template("dashboard.html", sites=sites, site=site, board=board,
                            legend=markup.legend,
                            grid_rows=grid_rows(board, markup, participant_url),

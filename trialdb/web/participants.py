@@ -57,13 +57,19 @@ def record_or_404(spec: FormSpec, participant: Participant, record_id: int) -> A
     return record
 
 
+def viral_loads_url(study_number: str) -> str:
+    """Where the signed-in user opens a participant's viral loads: the entry grid,
+    or for a read-only role the results listed on the participant page."""
+    if current_user.may_enter_data:
+        return url_for("viral_loads.grid", study_number=study_number)
+    return url_for("participants.show", study_number=study_number, _anchor="viral-loads")
+
+
 def entry_url(spec: FormSpec, participant: Participant, record: Any | None = None) -> str:
     """Where a form is entered: its own page, the grid, the genotype page or screening."""
     number = participant.study_number
     if spec.entry == "grid":
-        if not current_user.may_enter_data:  # the grid is for entry: results on the participant page
-            return url_for("participants.show", study_number=number, _anchor="viral-loads")
-        return url_for("viral_loads.grid", study_number=number)
+        return viral_loads_url(number)
     if spec.entry == "genotype":
         if record is not None:
             return url_for("genotypes.edit", study_number=number, record_id=record.id)
@@ -272,4 +278,4 @@ def delete(study_number: str, form_name: str, record_id: int) -> Response:
     return redirect(url_for("participants.show", study_number=participant.study_number))
 
 
-__all__ = ["bp", "entry_url", "handle_crf_post", "is_shown", "render_crf"]
+__all__ = ["bp", "entry_url", "handle_crf_post", "is_shown", "render_crf", "viral_loads_url"]
