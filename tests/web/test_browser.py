@@ -207,6 +207,22 @@ def test_coordinator_screens_includes_and_enters_a_child(server: tuple[str, Worl
                        (f"/participants/{number}/screening/consent", "consent")):
         tab.goto(base + path)
         _shot(tab, f"{name}-tablet")
+    # on a tablet the grid's rows wrap: the unit and the preview are in sight, no sideways scroll
+    tab.goto(f"{base}/participants/{number}/viral-loads")
+    for i, (result, unit) in enumerate([("3,4E+03", "IU/mL"), ("2500", "")]):
+        tab.fill(f"[name=rows-{i}-sampled_on]", _iso(d0 + timedelta(days=29)))
+        tab.select_option(f"[name=rows-{i}-assay_id]", assay)
+        tab.fill(f"[name=rows-{i}-result]", result)
+        if unit:
+            tab.select_option(f"[name=rows-{i}-unit]", unit)
+    tab.click("button[value=preview]")
+    preview = tab.locator("tr[data-row='0'] [data-preview]")
+    assert "log10 3.53" in preview.inner_text()
+    unit_error = tab.locator("tr[data-row='1'] p.error[data-field=unit]")
+    for element in (preview, unit_error, tab.locator("[name=rows-1-unit]")):
+        box = element.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= TABLET["width"]
+    _shot(tab, "viral-loads-preview-tablet")
     tablet.close()
     context.close()
 
