@@ -207,6 +207,9 @@ def test_coordinator_screens_includes_and_enters_a_child(server: tuple[str, Worl
                        (f"/participants/{number}/screening/consent", "consent")):
         tab.goto(base + path)
         _shot(tab, f"{name}-tablet")
+        if name == "participant":  # the chart takes the page's width, not its content's
+            chart = tab.locator("svg.chart").bounding_box()
+            assert chart is not None and chart["width"] >= 0.8 * TABLET["width"]
     # on a tablet the grid's rows wrap: the unit and the preview are in sight, no sideways scroll
     tab.goto(f"{base}/participants/{number}/viral-loads")
     for i, (result, unit) in enumerate([("3,4E+03", "IU/mL"), ("2500", "")]):
