@@ -91,16 +91,35 @@ def test_throttle_window(engine: Engine) -> None:
     address, other = f"198.51.100.7-{unique_code('a')}", f"198.51.100.8-{unique_code('a')}"
     for _ in range(3):
         assert throttle.retry_after(address) == 0
-        throttle.failed(address)
+        throttle.failed(address, "someone@example.org")
     assert 0 < throttle.retry_after(address) <= 61
     assert throttle.retry_after(other) == 0  # another address is not affected
     now[0] += 30
     assert 30 <= throttle.retry_after(address) <= 31  # the oldest failure leaves in 30 s
     now[0] += 31
     assert throttle.retry_after(address) == 0
-    throttle.failed(address)
-    throttle.succeeded(address)
+    throttle.failed(address, "someone@example.org")
+    throttle.succeeded(address, " Someone@Example.org")  # as typed: case and spaces aside
     assert throttle.retry_after(address) == 0
+
+
+def test_a_success_forgets_only_its_own_account(engine: Engine) -> None:
+    """Signing in to one's own account must not wipe the failures against others
+    from the same address (an insider would reset the count between rounds)."""
+    now = [time.time()]
+    throttle = _throttle(engine, now, limit=3)
+    address = f"198.51.100.12-{unique_code('a')}"
+    throttle.failed(address, "colleague@example.org")
+    throttle.failed(address, "insider@example.org")
+    throttle.failed(address, "other@example.org")
+    assert throttle.retry_after(address) > 0
+    throttle.succeeded(address, "insider@example.org")
+    assert throttle.retry_after(address) == 0  # two failures left, under the limit of three
+    throttle.failed(address, "third@example.org")
+    throttle.succeeded(address, "insider@example.org")  # nothing of theirs left to forget
+    assert throttle.retry_after(address) > 0
+    throttle.succeeded(f"198.51.100.13-{unique_code('a')}", "colleague@example.org")
+    assert throttle.retry_after(address) > 0  # another address forgets nothing here
 
 
 def test_throttle_counts_the_limit_th_most_recent_failure(engine: Engine) -> None:
@@ -109,10 +128,10 @@ def test_throttle_counts_the_limit_th_most_recent_failure(engine: Engine) -> Non
     now = [time.time()]
     throttle = _throttle(engine, now, limit=2)
     address = f"198.51.100.9-{unique_code('a')}"
-    throttle.failed(address)
+    throttle.failed(address, "someone@example.org")
     for _ in range(2):
         now[0] += 20
-        throttle.failed(address)
+        throttle.failed(address, "someone@example.org")
     # three failures at t, t+20, t+40: two remain in the window until t+20 leaves it
     assert 40 <= throttle.retry_after(address) <= 41
 
@@ -121,15 +140,18 @@ def test_throttle_keeps_only_the_window_and_no_address(engine: Engine) -> None:
     now = [time.time() + 10_000]  # after every failure the other tests wrote
     throttle = _throttle(engine, now)
     address = f"198.51.100.10-{unique_code('a')}"
-    throttle.failed(address)
+    throttle.failed(address, "someone@example.org")
     reader = make_session_factory(engine, write=False)
     with reader() as session:
         stored = session.scalars(select(SignInFailure.client_digest)).all()
     expected = hmac.new(b"throttle-test-key", b"sign-in throttle\0" + address.encode(),
                         hashlib.sha256).hexdigest()
     assert expected in stored and not any(address in digest for digest in stored)
+    with reader() as session:
+        accounts = session.scalars(select(SignInFailure.account_digest)).all()
+    assert accounts and not any("someone" in (digest or "") for digest in accounts)
     now[0] += 61  # the window slides past it: the next failure, of anyone, deletes it
-    throttle.failed(f"198.51.100.11-{unique_code('a')}")
+    throttle.failed(f"198.51.100.11-{unique_code('a')}", "someone@example.org")
     with reader() as session:
         assert session.scalar(select(func.count()).select_from(SignInFailure).where(
             SignInFailure.failed_at < datetime.fromtimestamp(now[0] - 60, UTC))) == 0
@@ -198,20 +220,38 @@ def test_workers_share_the_count(engine: Engine, tmp_path: Path, world: World) -
         second_engine.dispose()
 
 
-def test_a_right_password_clears_the_count(engine: Engine, tmp_path: Path,
-                                           world: World) -> None:
+def _mistype(client: FlaskClient, email: str) -> int:
+    token = csrf_token(client)
+    return client.post("/login", data={"email": email, "password": "not-my-password",
+                                       "csrf_token": token}).status_code
+
+
+def test_a_right_password_clears_its_own_failures(engine: Engine, tmp_path: Path,
+                                                  world: World) -> None:
     """For an admin too, whose second-factor policy is read during the sign-in:
     that read ends with the sign-in's commit, before the throttle writes (on
     SQLite a second write transaction in the same thread would wait out the
     busy timeout, and the count would stay)."""
     app = make_app(engine, tmp_path)
     app.config["SIGN_IN_FAILURES_PER_ADDRESS"] = 2
-    assert _guess(_on(app, "198.51.100.31"), 0) == 401
+    assert _mistype(_on(app, "198.51.100.31"), world.admin.email.upper()) == 401
     started = time.monotonic()
     sign_in(_on(app, "198.51.100.31"), world.admin.email)
     assert time.monotonic() - started < 10
     again = _on(app, "198.51.100.31")
     assert [_guess(again, 1), _guess(again, 2), _guess(again, 3)] == [401, 401, 429]
+
+
+def test_a_right_password_leaves_guesses_at_others_counted(engine: Engine, tmp_path: Path,
+                                                           world: World) -> None:
+    """Guesses at other accounts stay counted when the guesser signs in to their own."""
+    app = make_app(engine, tmp_path)
+    app.config["SIGN_IN_FAILURES_PER_ADDRESS"] = 3
+    insider = _on(app, "198.51.100.33")
+    assert [_guess(insider, 1), _guess(insider, 2)] == [401, 401]
+    sign_in(_on(app, "198.51.100.33"), world.coordinator_a.email)
+    assert [_guess(_on(app, "198.51.100.33"), 3), _guess(_on(app, "198.51.100.33"), 4)] == [
+        401, 429]
 
 
 def test_failed_second_steps_are_counted(engine: Engine, tmp_path: Path, world: World) -> None:

@@ -6,6 +6,12 @@ counted in a sliding window in the database (table `sign_in_failure`), so
 every gunicorn worker and every process counts the same failures, and a
 restart forgets none. Rows older than the window are deleted as it slides.
 
+Each failure also names the account it tried (a keyed hash of the e-mail
+address entered). A successful sign-in forgets that account's failures from
+that address, its holder's own typing errors, and nothing else: otherwise
+anyone with an account could wipe the count between rounds of guessing other
+people's passwords.
+
 Each call is a short transaction of its own, apart from the request's: a
 failure is written after the sign-in's commit, so no throttle write holds
 SQLite's write lock while a password is hashed (argon2 is slow on purpose).
@@ -64,6 +70,11 @@ class SignInThrottle:
         self._key = key
         self._clock = clock
 
+    def _account_digest(self, email: str) -> str:
+        # the address as typed at sign-in and as stored differ in case and spaces only
+        return hmac.new(self._key, b"sign-in account\0" + email.strip().lower().encode(),
+                        hashlib.sha256).hexdigest()
+
     def _digest(self, address: str) -> str:
         # Hashed, not truncated: truncating to a /24 or /64 would count a whole
         # hospital network (or everyone behind its NAT) as one address, so one
@@ -93,28 +104,29 @@ class SignInThrottle:
         # `limit` remain in it
         return max(1, int(_seconds(recent[-1]) + self.window - now) + 1)
 
-    def failed(self, address: str) -> None:
+    def failed(self, address: str, email: str) -> None:
+        """Count a failed step from `address` that named the account `email`."""
         now = self._clock()
         try:
             with self._write.begin() as session:
                 session.execute(delete(SignInFailure)
                                 .where(SignInFailure.failed_at < _moment(now - self.window)))
                 session.execute(insert(SignInFailure).values(
-                    client_digest=self._digest(address), failed_at=_moment(now)))
+                    client_digest=self._digest(address), account_digest=self._account_digest(email),
+                    failed_at=_moment(now)))
         except SQLAlchemyError:
             log.warning("sign-in throttle unavailable, failure not counted", exc_info=True)
 
-    def succeeded(self, address: str) -> None:
-        """Forget this address's failures (a read first: most sign-ins have
-        none, and then take no write lock)."""
-        digest = self._digest(address)
+    def succeeded(self, address: str, email: str) -> None:
+        """Forget the failures from this address that named this account (a read
+        first: most sign-ins have none, and then take no write lock)."""
+        mine = (SignInFailure.client_digest == self._digest(address),
+                SignInFailure.account_digest == self._account_digest(email))
         try:
             with self._read.begin() as session:
-                if not session.scalar(select(exists().where(
-                        SignInFailure.client_digest == digest))):
+                if not session.scalar(select(exists().where(*mine))):
                     return
             with self._write.begin() as session:
-                session.execute(delete(SignInFailure)
-                                .where(SignInFailure.client_digest == digest))
+                session.execute(delete(SignInFailure).where(*mine))
         except SQLAlchemyError:
             log.warning("sign-in throttle unavailable, failures not cleared", exc_info=True)

@@ -48,11 +48,11 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         step = None if result.user is None else second_factor.second_step(result.user)
         commit()  # the attempt is audited whatever its outcome; the throttle writes after
         if result.user is None:
-            second_factor.throttle().failed(second_factor.client_address())
+            second_factor.throttle().failed(second_factor.client_address(), form.email.data or "")
         elif step is not None:
             return second_factor.after_password(result.user, step)
         if result.user is not None:
-            second_factor.throttle().succeeded(second_factor.client_address())
+            second_factor.throttle().succeeded(second_factor.client_address(), result.user.email)
             lang = language()
             session.clear()  # a new session at sign-in: no fixation
             session["lang"] = lang

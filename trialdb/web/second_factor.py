@@ -164,7 +164,7 @@ def _finish(user: User) -> Response:
     session["lang"] = lang
     login_user(SignedInUser(user))
     session.permanent = True
-    throttle().succeeded(client_address())
+    throttle().succeeded(client_address(), user.email)
     return redirect(_safe_next(pending.get("next")))
 
 
@@ -193,7 +193,7 @@ def verify() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str
         commit()  # the check is counted and audited; the throttle writes after it
         if outcome is second_factor.CodeCheck.ACCEPTED:
             return _finish(user)
-        throttle().failed(client_address())
+        throttle().failed(client_address(), user.email)
         if staff.locked_until(user) is not None:
             error, status = text("locked"), 429
         else:
