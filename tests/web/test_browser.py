@@ -76,6 +76,17 @@ def _sign_in(page: Any, base: str, email: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def _preview_loads(page: Any, loads: list[tuple[date, str, str]], assay: str) -> None:
+    """Type loads (day, result as printed, unit or "") into the grid's first rows; preview."""
+    for i, (day, result, unit) in enumerate(loads):
+        page.fill(f"[name=rows-{i}-sampled_on]", _iso(day))
+        page.select_option(f"[name=rows-{i}-assay_id]", assay)
+        page.fill(f"[name=rows-{i}-result]", result)
+        if unit:
+            page.select_option(f"[name=rows-{i}-unit]", unit)
+    page.click("button[value=preview]")
+
+
 def _iso(day: date) -> str:
     return day.isoformat()
 
@@ -173,13 +184,8 @@ def test_coordinator_screens_includes_and_enters_a_child(server: tuple[str, Worl
     assay = str(world.cmv_assay.id)
     loads = [(0, "<62", ""), (7, "ND", ""), (14, "1,2E+04", "IU/mL"), (21, "5951", ""),
              (28, "840", "IU/mL")]
-    for i, (day, result, unit) in enumerate(loads):
-        page.fill(f"[name=rows-{i}-sampled_on]", _iso(d0 + timedelta(days=day)))
-        page.select_option(f"[name=rows-{i}-assay_id]", assay)
-        page.fill(f"[name=rows-{i}-result]", result)
-        if unit:
-            page.select_option(f"[name=rows-{i}-unit]", unit)
-    page.click("button[value=preview]")
+    _preview_loads(page, [(d0 + timedelta(days=day), result, unit) for day, result, unit in loads],
+                   assay)
     row = page.locator("tr[data-row='2'] [data-preview]")
     assert "log10 4.08" in row.inner_text()
     unit_error = page.locator("tr[data-row='3'] p.error[data-field=unit]")
@@ -212,13 +218,8 @@ def test_coordinator_screens_includes_and_enters_a_child(server: tuple[str, Worl
             assert chart is not None and chart["width"] >= 0.8 * TABLET["width"]
     # on a tablet the grid's rows wrap: the unit and the preview are in sight, no sideways scroll
     tab.goto(f"{base}/participants/{number}/viral-loads")
-    for i, (result, unit) in enumerate([("3,4E+03", "IU/mL"), ("2500", "")]):
-        tab.fill(f"[name=rows-{i}-sampled_on]", _iso(d0 + timedelta(days=29)))
-        tab.select_option(f"[name=rows-{i}-assay_id]", assay)
-        tab.fill(f"[name=rows-{i}-result]", result)
-        if unit:
-            tab.select_option(f"[name=rows-{i}-unit]", unit)
-    tab.click("button[value=preview]")
+    day = d0 + timedelta(days=29)
+    _preview_loads(tab, [(day, "3,4E+03", "IU/mL"), (day, "2500", "")], assay)
     preview = tab.locator("tr[data-row='0'] [data-preview]")
     assert "log10 3.53" in preview.inner_text()
     unit_error = tab.locator("tr[data-row='1'] p.error[data-field=unit]")
