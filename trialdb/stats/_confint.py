@@ -48,7 +48,9 @@ def probability_interval(
     z = z_value(alpha)
     p = np.asarray(estimate, dtype=np.float64)
     se = np.asarray(std_err, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Overflow is a limit, not an error: a huge standard error near p = 1 sends
+    # exp(-exp(...)) to exp(-inf) = 0, the lower limit R's survival gives too.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if conf_type == "plain":
             width = z * se
             return np.maximum(p - width, 0.0), np.minimum(p + width, 1.0)
