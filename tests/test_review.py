@@ -16,13 +16,33 @@ from tests import factories
 from trialdb.crf.definitions import load_forms
 from trialdb.db import make_session_factory, unit_of_work
 from trialdb.errors import Conflict, Forbidden, InvalidInput
-from trialdb.models import AuditEvent, ClinicalCourse, ImmuneMeasurement, Participant, Site
+from trialdb.models import (
+    AuditEvent,
+    CarTInfusion,
+    ClinicalCourse,
+    ImmuneMeasurement,
+    Participant,
+    Site,
+)
 from trialdb.services import form_entry, records, review
 from trialdb.services.actor import Actor
 from trialdb.services.form_entry import FieldErrors, FormSave
-from trialdb.vocab import QueryStatus, Role, SignatureMeaning
+from trialdb.vocab import (
+    CarTProduct,
+    Disease,
+    DiseaseStatus,
+    Lymphodepletion,
+    QueryStatus,
+    Role,
+    SignatureMeaning,
+    TargetAntigen,
+)
 
 COURSE = {"crs_grade": 1, "icans_grade": 0, "tocilizumab": False, "ivig": False}
+INFUSION = {"infused_on": date(2024, 3, 1), "product": CarTProduct.TISAGENLECLEUCEL,
+            "target_antigen": TargetAntigen.CD19, "disease": Disease.LBCL,
+            "disease_status": DiseaseStatus.RELAPSE, "prior_lines": 2, "prior_allo_hsct": False,
+            "bridging_therapy": False, "lymphodepletion": Lymphodepletion.FLU_CY}
 MEASUREMENT = {"measured_on": date(2024, 3, 20), "lymphocytes_per_ul": 400.0,
                "igg_g_per_l": 6.5, "note": None}
 
@@ -242,3 +262,13 @@ def test_concurrent_writers_one_wins_one_is_told(committed_course: tuple[int, Ac
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["conflict", "saved"]
+
+
+def test_review_lists_the_records_in_the_study_order_of_forms(db: Session, team: Team) -> None:
+    """As the participant page does, whatever order the ORM registry gives."""
+    records.create_record(db, team.coordinator, team.participant, ImmuneMeasurement, MEASUREMENT)
+    records.create_record(db, team.coordinator, team.participant, CarTInfusion, INFUSION)
+    listed = [s.entity for s in review.record_states(db, team.participant)]
+    order = [spec.model.__tablename__ for spec in load_forms().values()]
+    assert listed == [review.CASEBOOK, *sorted(
+        ["clinical_course", "immune_measurement", "car_t_infusion"], key=order.index)]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from trialdb.crf.definitions import load_forms
 from trialdb.db import utcnow
 from trialdb.errors import Forbidden, InvalidInput, NotFound
 from trialdb.models import (
@@ -385,6 +386,14 @@ class RecordState:
         return tuple(s for s in self.signatures if s.invalidated_at is None)
 
 
+def _in_study_order(models: dict[str, type[FormRecordMixin]]
+                    ) -> list[tuple[str, type[FormRecordMixin]]]:
+    """The forms in the order the study defines them (forms/), as every page lists
+    them: the registry's own order changes from one process to the next."""
+    order = {spec.model.__tablename__: index for index, spec in enumerate(load_forms().values())}
+    return sorted(models.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
 def record_states(session: Session, participant: Participant) -> list[RecordState]:
     """The casebook first, then every live record of every form, with their review state."""
     reviews = {(r.entity, r.record_id): r for r in session.scalars(
@@ -409,7 +418,7 @@ def record_states(session: Session, participant: Participant) -> list[RecordStat
         )
 
     states = [state(CASEBOOK, participant.id, None)]
-    for entity, model in form_models().items():
+    for entity, model in _in_study_order(form_models()):
         for record in session.scalars(select(model).where(
                 model.participant_id == participant.id,  # type: ignore[attr-defined]
                 model.is_deleted.is_(False)).order_by(model.id)):
