@@ -210,7 +210,9 @@ def test_coordinator_screens_includes_and_enters_a_child(server: tuple[str, Worl
     tab = tablet.new_page()
     for path, name in (("/", "dashboard"), (f"/participants/{number}", "participant"),
                        (f"/participants/{number}/viral-loads", "viral-loads"),
-                       (f"/participants/{number}/screening/consent", "consent")):
+                       (f"/participants/{number}/screening/consent", "consent"),
+                       (f"/participants/{number}/forms/infusion", "infusion"),
+                       (f"/participants/{number}/review", "review")):
         tab.goto(base + path)
         _shot(tab, f"{name}-tablet")
         if name == "participant":  # the chart takes the page's width, not its content's
