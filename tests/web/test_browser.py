@@ -218,6 +218,16 @@ def test_coordinator_screens_includes_and_enters_a_child(server: tuple[str, Worl
         if name == "participant":  # the chart takes the page's width, not its content's
             chart = tab.locator("svg.chart").bounding_box()
             assert chart is not None and chart["width"] >= 0.8 * TABLET["width"]
+    # the chart's legend stays inside the chart in English too (a longer text than in French)
+    tab.goto(f"{base}/participants/{number}")
+    tab.click("#language-switch")
+    tab.wait_for_selector("text=Viral loads (log10)")
+    chart = tab.locator("svg.chart").bounding_box()
+    legends = tab.locator("svg.chart text.legend")
+    assert chart is not None and legends.count() == 3
+    for index in range(legends.count()):
+        box = legends.nth(index).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= chart["x"] + chart["width"]
     # on a tablet the grid's rows wrap: the unit and the preview are in sight, no sideways scroll
     tab.goto(f"{base}/participants/{number}/viral-loads")
     day = d0 + timedelta(days=29)

@@ -93,9 +93,12 @@ def viral_load_svg(loads: list[ViralLoadResult], courses: list[AntiviralCourse],
                      f'{labels["day"]} {start}–{end}</title></rect>'
                      f'<text class="course-label" x="{x(end) + 4:.1f}" y="{top + 9}">'
                      f'{escape(course.drug.value)}</text>')
-    parts.append(f'<text class="legend series-cmv-text" x="{WIDTH - RIGHT - 110}" y="{TOP + 10}">'
-                 f'● CMV</text><text class="legend series-ttv-text" x="{WIDTH - RIGHT - 50}" '
-                 f'y="{TOP + 10}">● TTV</text><text class="legend tick" x="{WIDTH - RIGHT - 110}" '
-                 f'y="{TOP + 24}">○ {escape(labels.get("hollow", ""))}</text>')
+    # anchored at the right edge, so that a longer translation grows leftwards, inside
+    right = WIDTH - RIGHT
+    parts.append(f'<text class="legend series-cmv-text" x="{right - 50}" y="{TOP + 10}" '
+                 f'text-anchor="end">● CMV</text><text class="legend series-ttv-text" '
+                 f'x="{right}" y="{TOP + 10}" text-anchor="end">● TTV</text>'
+                 f'<text class="legend tick" x="{right}" y="{TOP + 24}" text-anchor="end">'
+                 f'○ {escape(labels.get("hollow", ""))}</text>')
     parts.append("</svg>")
     return "".join(parts)
