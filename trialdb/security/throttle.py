@@ -70,10 +70,13 @@ class SignInThrottle:
         self._key = key
         self._clock = clock
 
+    def _keyed(self, purpose: bytes, text: str) -> str:
+        """HMAC-SHA256 of `text` under the secret key, one purpose apart from the other."""
+        return hmac.new(self._key, purpose + b"\0" + text.encode(), hashlib.sha256).hexdigest()
+
     def _account_digest(self, email: str) -> str:
         # the address as typed at sign-in and as stored differ in case and spaces only
-        return hmac.new(self._key, b"sign-in account\0" + email.strip().lower().encode(),
-                        hashlib.sha256).hexdigest()
+        return self._keyed(b"sign-in account", email.strip().lower())
 
     def _digest(self, address: str) -> str:
         # Hashed, not truncated: truncating to a /24 or /64 would count a whole
@@ -82,8 +85,7 @@ class SignInThrottle:
         # address without storing it; keyed, because a plain SHA-256 of an IPv4
         # address is reversed by trying all 2^32 of them. Every worker shares the
         # secret key, hence the same digest.
-        return hmac.new(self._key, b"sign-in throttle\0" + address.encode(),
-                        hashlib.sha256).hexdigest()
+        return self._keyed(b"sign-in throttle", address)
 
     def retry_after(self, address: str) -> int:
         """Seconds before this address may try again (0: it may now)."""
